@@ -1,0 +1,129 @@
+"""`giftcerts` command line: operations for operators and developers."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+
+from giftcerts import db, migrate
+from giftcerts.core import accounts, apikeys, lifecycle, workspaces
+from giftcerts.core.errors import DomainError, ValidationError
+
+
+def _workspace(session, slug: str):
+    ws = workspaces.find_workspace(session, slug)
+    if ws is None:
+        raise SystemExit(f"No workspace with slug “{slug}”.")
+    return ws
+
+
+def cmd_migrate(args) -> None:
+    migrate.upgrade()
+    print("Database is up to date.")
+
+
+def cmd_seed_demo(args) -> None:
+    from giftcerts.demo import seed_demo
+
+    migrate.upgrade()
+    with db.write_session() as session:
+        result = seed_demo(session)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"Demo workspace: {result['workspace']}\n"
+              f"  Staff login:  {result['staff_email']} / {result['staff_password']}\n"
+              f"  Viewer login: {result['viewer_email']} / {result['viewer_password']}\n"
+              f"  API key:      {result['api_key']}")
+
+
+def cmd_workspace_create(args) -> None:
+    with db.write_session() as session:
+        ws = workspaces.create_workspace(session, slug=args.slug, name=args.name or args.slug,
+                                         currency=args.currency, timezone=args.timezone)
+    print(f"Created workspace {ws.slug} (id {ws.id}).")
+
+
+def cmd_staff_create(args) -> None:
+    password = args.password or getpass.getpass("Password (at least 10 characters): ")
+    with db.write_session() as session:
+        user = accounts.create_staff(session, _workspace(session, args.slug), email=args.email,
+                                     password=password, role=args.role, name=args.name or "")
+    print(f"Created {user.role} {user.email}.")
+
+
+def cmd_apikey_create(args) -> None:
+    with db.write_session() as session:
+        key, plaintext = apikeys.create_api_key(session, _workspace(session, args.slug), name=args.name or "")
+    print(plaintext)
+    print(f"(key {key.prefix}… — store it now, it will not be shown again)", file=sys.stderr)
+
+
+def cmd_expire(args) -> None:
+    total = 0
+    while True:
+        with db.write_session() as session:
+            n = lifecycle.expire_due(session, batch_size=args.batch)
+        total += n
+        if n < args.batch:
+            break
+    print(f"Expired {total} certificates.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="giftcerts", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed-demo", help="create or refresh the demo workspace")
+    p.add_argument("--json", action="store_true", help="print the login and API key as JSON")
+    p.set_defaults(func=cmd_seed_demo)
+
+    ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(dest="action", required=True)
+    p = ws.add_parser("create")
+    p.add_argument("slug")
+    p.add_argument("--name")
+    p.add_argument("--currency", default="USD")
+    p.add_argument("--timezone", default="UTC")
+    p.set_defaults(func=cmd_workspace_create)
+
+    staff = sub.add_parser("staff", help="manage staff accounts").add_subparsers(dest="action", required=True)
+    p = staff.add_parser("create")
+    p.add_argument("slug")
+    p.add_argument("email")
+    p.add_argument("--role", default="staff", choices=["owner", "staff", "viewer"])
+    p.add_argument("--name")
+    p.add_argument("--password", help="prompted for when omitted")
+    p.set_defaults(func=cmd_staff_create)
+
+    keys = sub.add_parser("apikey", help="manage API keys").add_subparsers(dest="action", required=True)
+    p = keys.add_parser("create")
+    p.add_argument("slug")
+    p.add_argument("--name")
+    p.set_defaults(func=cmd_apikey_create)
+
+    p = sub.add_parser("expire", help="move certificates past their expiry date to Expired")
+    p.add_argument("--batch", type=int, default=500)
+    p.set_defaults(func=cmd_expire)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValidationError as exc:
+        for field, message in exc.errors.items():
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

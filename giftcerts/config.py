@@ -1,0 +1,28 @@
+"""Settings read from the environment (a `.env` file in the working directory may set them)."""
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+load_dotenv(Path.cwd() / ".env", override=False)
+
+DEFAULT_DB_URL = "sqlite:///giftcerts.db"
+
+
+def db_url() -> str:
+    return os.environ.get("REFLEX_DB_URL") or DEFAULT_DB_URL
+
+
+def redis_url() -> str | None:
+    return os.environ.get("REFLEX_REDIS_URL") or None
+
+
+def public_url() -> str:
+    port = os.environ.get("PORT", "3000")
+    return (os.environ.get("GIFTCERTS_PUBLIC_URL") or f"http://localhost:{port}").rstrip("/")
+
+
+# How long a staff sign-in lasts without activity, and at most.
+SESSION_IDLE_HOURS = int(os.environ.get("GIFTCERTS_SESSION_IDLE_HOURS", "12"))
+SESSION_MAX_DAYS = int(os.environ.get("GIFTCERTS_SESSION_MAX_DAYS", "7"))

@@ -1,0 +1,335 @@
+"""The certificate lifecycle: one state machine, every transition logged.
+
+    Pending -> Active (payment or staff) -> Redeemed | Voided | Expired
+    Pending -> Voided (an unpaid sale cancelled)
+    Voided  -> Active (reactivate; refused when it expired meanwhile)
+
+Every transition is a conditional UPDATE (`... WHERE status IN (allowed)`), so two
+staff members, tabs or API clients racing on one certificate cannot both win, and
+exactly one activity entry is written for the change that happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from giftcerts.clock import format_date, utcnow
+from giftcerts.core import activity, money
+from giftcerts.core.activity import ActivityKind
+from giftcerts.core.codes import format_code, generate_code
+from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
+from giftcerts.core.validation import REASON_MAX, clean_email, clean_message, clean_name, clean_text
+from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
+
+S = CertificateStatus
+
+ALLOWED: dict[CertificateStatus, frozenset[CertificateStatus]] = {
+    S.PENDING: frozenset({S.ACTIVE, S.VOIDED}),
+    S.ACTIVE: frozenset({S.REDEEMED, S.VOIDED, S.EXPIRED}),
+    S.VOIDED: frozenset({S.ACTIVE}),
+    S.REDEEMED: frozenset(),
+    S.EXPIRED: frozenset(),
+}
+
+
+def can_transition(current: CertificateStatus | str, target: CertificateStatus | str) -> bool:
+    return S(target) in ALLOWED[S(current)]
+
+
+def _from_states(target: CertificateStatus) -> list[str]:
+    return [source.value for source, targets in ALLOWED.items() if target in targets]
+
+
+@dataclass(frozen=True)
+class CertificateInput:
+    purchaser_name: str
+    purchaser_email: str
+    recipient_name: str
+    recipient_email: str
+    amount_cents: int
+    message: str
+
+
+def validate_input(
+    workspace: Workspace,
+    *,
+    purchaser_name: str | None,
+    purchaser_email: str | None,
+    recipient_name: str | None,
+    recipient_email: str | None,
+    amount: str | int | None,
+    message: str | None,
+) -> CertificateInput:
+    """Check a sale against the workspace's rules; every problem is reported at once."""
+    errors: dict[str, str] = {}
+    fields = CertificateInput(
+        purchaser_name=clean_name(purchaser_name, "purchaser name", errors, "purchaser_name"),
+        purchaser_email=clean_email(purchaser_email, "purchaser email", errors, "purchaser_email"),
+        recipient_name=clean_name(recipient_name, "recipient name", errors, "recipient_name"),
+        recipient_email=clean_email(recipient_email, "recipient email", errors, "recipient_email"),
+        amount_cents=_amount(workspace, amount, errors),
+        message=clean_message(message, errors),
+    )
+    if errors:
+        raise ValidationError(errors)
+    return fields
+
+
+def _amount(workspace: Workspace, amount: str | int | None, errors: dict[str, str]) -> int:
+    try:
+        cents = amount if isinstance(amount, int) and not isinstance(amount, bool) else None
+        if cents is None:
+            cents = money.parse_amount(None if amount is None else str(amount), workspace.currency)
+        money.check_bounds(
+            cents,
+            minimum=workspace.min_amount_cents,
+            maximum=workspace.max_amount_cents,
+            currency=workspace.currency,
+        )
+        return cents
+    except ValidationError as exc:
+        errors["amount"] = exc.message
+        return 0
+
+
+def get_certificate(session: Session, *, workspace_id: int, certificate_id: int) -> Certificate:
+    """A certificate of this workspace; another workspace's id is simply not found."""
+    cert = session.exec(
+        select(Certificate).where(Certificate.id == certificate_id, Certificate.workspace_id == workspace_id)
+    ).first()
+    if cert is None:
+        raise NotFound("Certificate not found.")
+    return cert
+
+
+def issue_certificate(
+    session: Session,
+    workspace: Workspace,
+    *,
+    purchaser_name: str | None,
+    purchaser_email: str | None,
+    recipient_name: str | None,
+    recipient_email: str | None,
+    amount: str | int | None,
+    message: str | None = "",
+    source: CertificateSource = CertificateSource.MANUAL,
+    paid: bool,
+    actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Create a certificate: Pending until paid; Active at once when `paid`."""
+    now = now or utcnow()
+    data = validate_input(
+        workspace,
+        purchaser_name=purchaser_name,
+        purchaser_email=purchaser_email,
+        recipient_name=recipient_name,
+        recipient_email=recipient_email,
+        amount=amount,
+        message=message,
+    )
+    cert = _insert_with_unique_code(
+        session,
+        lambda code: Certificate(
+            workspace_id=workspace.id,
+            code=code,
+            status=S.PENDING.value,
+            amount_cents=data.amount_cents,
+            currency=workspace.currency,
+            purchaser_name=data.purchaser_name,
+            purchaser_email=data.purchaser_email,
+            recipient_name=data.recipient_name,
+            recipient_email=data.recipient_email,
+            message=data.message,
+            source=CertificateSource(source).value,
+            created_at=now,
+        ),
+    )
+    amount_text = money.format_money(cert.amount_cents, cert.currency)
+    activity.record(session, cert, ActivityKind.CREATED, actor=actor, now=now,
+                    details=f"{amount_text} for {cert.recipient_name}, {CertificateSource(source).value} sale")
+    if paid:
+        _activate(session, workspace, cert, actor=actor, now=now, kind=ActivityKind.PURCHASED)
+    return cert
+
+
+def _insert_with_unique_code(session: Session, build) -> Certificate:
+    """Insert with a fresh random code; on the (1 in 10^18) collision, draw again."""
+    for _ in range(5):
+        cert = build(generate_code())
+        try:
+            with session.begin_nested():
+                session.add(cert)
+                session.flush()
+            return cert
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not allocate a unique certificate code")
+
+
+def mark_paid(
+    session: Session, workspace: Workspace, *, certificate_id: int, actor: str, details: str = "",
+    now: datetime | None = None,
+) -> Certificate:
+    """Pending -> Active once payment is confirmed (phone sale paid later, bank transfer...)."""
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _activate(session, workspace, cert, actor=actor, now=now or utcnow(), kind=ActivityKind.PURCHASED,
+              details=details)
+    return cert
+
+
+def _activate(
+    session: Session, workspace: Workspace, cert: Certificate, *, actor: str, now: datetime,
+    kind: ActivityKind, details: str = "",
+) -> None:
+    expires_at = now + timedelta(days=workspace.expiry_days)
+    _transition(session, cert, S.ACTIVE, allowed_from=[S.PENDING.value],
+                values={"activated_at": now, "expires_at": expires_at})
+    activity.record(session, cert, kind, actor=actor, now=now,
+                    details=details or f"Active until {format_date(expires_at, workspace.timezone)}")
+
+
+def void_certificate(
+    session: Session, workspace: Workspace, *, certificate_id: int, reason: str | None, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Cancel a certificate (refund or correction). A reason is required for the record."""
+    now = now or utcnow()
+    reason_text = clean_text(reason, multiline=True)
+    if not reason_text:
+        raise ValidationError({"reason": "Enter a reason for voiding this certificate."})
+    if len(reason_text) > REASON_MAX:
+        raise ValidationError({"reason": f"The reason must be at most {REASON_MAX} characters."})
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _transition(session, cert, S.VOIDED, allowed_from=_from_states(S.VOIDED),
+                values={"voided_at": now, "void_reason": reason_text})
+    activity.record(session, cert, ActivityKind.VOIDED, actor=actor, now=now, details=f"Reason: {reason_text}")
+    return cert
+
+
+def reactivate_certificate(
+    session: Session, workspace: Workspace, *, certificate_id: int, actor: str, now: datetime | None = None,
+) -> Certificate:
+    """Restore a voided certificate, unless it has expired in the meantime or was never paid."""
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    if cert.status != S.VOIDED.value:
+        raise InvalidTransition(f"Only a voided certificate can be reactivated; this one is {S(cert.status).label}.")
+    if cert.activated_at is None:
+        raise InvalidTransition("This certificate was voided before it was paid, so there is nothing to restore. "
+                                "Create a new certificate instead.")
+    if cert.expires_at is not None and cert.expires_at <= now:
+        raise CertificateExpired(
+            f"This certificate expired on {format_date(cert.expires_at, workspace.timezone)} "
+            "while it was voided, so it cannot be reactivated."
+        )
+    _transition(session, cert, S.ACTIVE, allowed_from=[S.VOIDED.value],
+                values={"voided_at": None, "void_reason": None},
+                extra_where=[sa.or_(Certificate.expires_at.is_(None), Certificate.expires_at > now)])
+    activity.record(session, cert, ActivityKind.REACTIVATED, actor=actor, now=now)
+    return cert
+
+
+def redeem_certificate(
+    session: Session, workspace: Workspace, *, certificate_id: int, order_reference: str, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Active -> Redeemed, checked against the clock (never the expiry sweep).
+
+    Orders and amounts are applied by the redemption service on top of this transition.
+    """
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _refuse_if_expired(cert, workspace, now)
+    _transition(session, cert, S.REDEEMED, allowed_from=[S.ACTIVE.value], values={"redeemed_at": now},
+                extra_where=[Certificate.expires_at > now])
+    activity.record(session, cert, ActivityKind.REDEEMED, actor=actor, now=now, details=f"Order {order_reference}")
+    return cert
+
+
+def expire_certificate(
+    session: Session, workspace: Workspace, *, certificate_id: int, now: datetime | None = None,
+) -> Certificate:
+    """Active -> Expired once `expires_at` has passed (the sweep calls this)."""
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    if cert.expires_at is None or cert.expires_at > now:
+        raise InvalidTransition("This certificate has not reached its expiry date yet.")
+    _transition(session, cert, S.EXPIRED, allowed_from=[S.ACTIVE.value], values={},
+                extra_where=[Certificate.expires_at <= now])
+    activity.record(session, cert, ActivityKind.EXPIRED, actor=activity.SYSTEM_ACTOR, now=now,
+                    details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
+    return cert
+
+
+def _refuse_if_expired(cert: Certificate, workspace: Workspace, now: datetime) -> None:
+    if cert.status == S.EXPIRED.value or (
+        cert.status == S.ACTIVE.value and cert.expires_at is not None and cert.expires_at <= now
+    ):
+        raise CertificateExpired(f"This certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
+
+
+def _transition(
+    session: Session,
+    cert: Certificate,
+    target: CertificateStatus,
+    *,
+    allowed_from: list[str],
+    values: dict,
+    extra_where: list | None = None,
+) -> None:
+    """Move `cert` to `target` only if it is still in an allowed state (checked by the database)."""
+    if cert.status not in allowed_from:
+        raise InvalidTransition(_refusal(cert, target))
+    result = session.execute(
+        sa.update(Certificate)
+        .where(Certificate.id == cert.id, Certificate.status.in_(allowed_from), *(extra_where or []))
+        .values(status=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(cert)
+        raise InvalidTransition(_refusal(cert, target))
+    session.refresh(cert)
+
+
+def _refusal(cert: Certificate, target: CertificateStatus) -> str:
+    verb = {S.ACTIVE: "activated", S.VOIDED: "voided", S.REDEEMED: "redeemed", S.EXPIRED: "expired"}.get(
+        target, target.value
+    )
+    return f"This certificate is {S(cert.status).label} and cannot be {verb}."
+
+
+def describe(cert: Certificate) -> str:
+    return f"{format_code(cert.code)} ({money.format_money(cert.amount_cents, cert.currency)})"
+
+
+def expire_due(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Move one batch of Active certificates past their expiry date to Expired.
+
+    Idempotent and safe with several sweepers: each row moves through the conditional
+    update in `expire_certificate`, so a row another sweeper already expired is skipped.
+    """
+    now = now or utcnow()
+    due = session.exec(
+        select(Certificate.id, Certificate.workspace_id)
+        .where(Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now)
+        .order_by(Certificate.expires_at)
+        .limit(batch_size)
+    ).all()
+    workspaces: dict[int, Workspace] = {}
+    expired = 0
+    for cert_id, workspace_id in due:
+        ws = workspaces.get(workspace_id) or session.get(Workspace, workspace_id)
+        workspaces[workspace_id] = ws
+        try:
+            expire_certificate(session, ws, certificate_id=cert_id, now=now)
+            expired += 1
+        except InvalidTransition:
+            continue
+    return expired

@@ -1,0 +1,147 @@
+"""Workspaces (one tour operator each) and their settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import available_timezones
+
+from sqlmodel import Session, select
+
+from giftcerts.core import money
+from giftcerts.core.errors import NotFound, ValidationError
+from giftcerts.core.validation import clean_text
+from giftcerts.models import Workspace
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+MAX_EXPIRY_DAYS = 3650
+MAX_PRESETS = 8
+
+
+def get_workspace(session: Session, workspace_id: int) -> Workspace:
+    ws = session.get(Workspace, workspace_id)
+    if ws is None:
+        raise NotFound("Workspace not found.")
+    return ws
+
+
+def find_workspace(session: Session, slug: str) -> Workspace | None:
+    return session.exec(select(Workspace).where(Workspace.slug == slug)).first()
+
+
+def create_workspace(
+    session: Session, *, slug: str, name: str, currency: str = "USD", timezone: str = "UTC"
+) -> Workspace:
+    errors: dict[str, str] = {}
+    slug = (slug or "").strip().lower()
+    if not SLUG.match(slug):
+        errors["slug"] = "Use 1 to 63 lower-case letters, digits and dashes for the workspace slug."
+    elif find_workspace(session, slug) is not None:
+        errors["slug"] = f"The workspace “{slug}” already exists."
+    name = clean_text(name) or slug
+    if not money.valid_currency(currency):
+        errors["currency"] = "Choose a valid ISO 4217 currency code, such as USD or EUR."
+    if timezone not in available_timezones():
+        errors["timezone"] = "Choose a valid timezone, such as Europe/Paris."
+    if errors:
+        raise ValidationError(errors)
+    exponent = money.currency_exponent(currency)
+    unit = 10**exponent
+    ws = Workspace(
+        slug=slug, name=name[:200], currency=currency, timezone=timezone,
+        min_amount_cents=25 * unit, max_amount_cents=1000 * unit,
+        preset_amounts=",".join(str(v * unit) for v in (50, 100, 250)),
+    )
+    session.add(ws)
+    session.flush()
+    return ws
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    portal_enabled: bool
+    min_amount_cents: int
+    max_amount_cents: int
+    expiry_days: int
+    currency: str
+    timezone: str
+    preset_amounts: str
+
+
+def validate_settings(
+    *,
+    portal_enabled: bool,
+    min_amount: str,
+    max_amount: str,
+    expiry_days: str | int,
+    currency: str,
+    timezone: str,
+    preset_amounts: str = "",
+) -> SettingsChange:
+    """Check a settings form as a whole; every problem is reported at once."""
+    errors: dict[str, str] = {}
+    currency = (currency or "").strip().upper()
+    if not money.valid_currency(currency):
+        errors["currency"] = "Choose a valid ISO 4217 currency code, such as USD or EUR."
+        currency = "USD"
+    minimum = _money_field(min_amount, currency, "min_amount", "minimum amount", errors)
+    maximum = _money_field(max_amount, currency, "max_amount", "maximum amount", errors)
+    if minimum and maximum and minimum > maximum:
+        errors["max_amount"] = "The maximum amount must be at least the minimum amount."
+    days = _days(expiry_days, errors)
+    if timezone not in available_timezones():
+        errors["timezone"] = "Choose a valid timezone, such as Europe/Paris."
+    presets = _presets(preset_amounts, currency, minimum, maximum, errors)
+    if errors:
+        raise ValidationError(errors)
+    return SettingsChange(
+        portal_enabled=bool(portal_enabled), min_amount_cents=minimum, max_amount_cents=maximum,
+        expiry_days=days, currency=currency, timezone=timezone, preset_amounts=presets,
+    )
+
+
+def _money_field(text: str, currency: str, field: str, label: str, errors: dict[str, str]) -> int:
+    try:
+        return money.parse_amount(text, currency, field=field)
+    except ValidationError as exc:
+        errors[field] = exc.message.replace("an amount", f"the {label}").replace("The amount", f"The {label}")
+        return 0
+
+
+def _days(value: str | int, errors: dict[str, str]) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_EXPIRY_DAYS:
+        errors["expiry_days"] = f"Enter a whole number of days from 1 to {MAX_EXPIRY_DAYS}."
+        return 0
+    return int(text)
+
+
+def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[str, str]) -> str:
+    parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
+    if len(parts) > MAX_PRESETS:
+        errors["preset_amounts"] = f"Offer at most {MAX_PRESETS} preset amounts."
+        return ""
+    values: list[int] = []
+    for part in parts:
+        try:
+            cents = money.parse_amount(part, currency, field="preset_amounts")
+        except ValidationError:
+            errors["preset_amounts"] = f"“{part[:20]}” is not an amount. Separate amounts with commas, e.g. 50, 100."
+            return ""
+        if minimum and maximum and not minimum <= cents <= maximum:
+            errors["preset_amounts"] = "Every preset amount must lie between the minimum and the maximum."
+            return ""
+        values.append(cents)
+    return ",".join(str(v) for v in sorted(set(values)))
+
+
+def apply_settings(session: Session, workspace: Workspace, change: SettingsChange) -> Workspace:
+    for field, value in change.__dict__.items():
+        setattr(workspace, field, value)
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+def preset_list(workspace: Workspace) -> list[int]:
+    return [int(p) for p in workspace.preset_amounts.split(",") if p.strip().isdigit()]

@@ -1,0 +1,171 @@
+"""Database tables. Plain SQLModel tables; the schema itself is owned by Alembic.
+
+Conventions:
+- money is an integer number of minor units (`*_cents`) next to an ISO 4217 currency;
+- timestamps are timezone-aware UTC (`giftcerts.clock.utcnow`), converted to the workspace
+  timezone only for display;
+- email addresses are stored lower-cased so that search is an index lookup.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from giftcerts.clock import utcnow
+
+
+class CertificateStatus(str, enum.Enum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    REDEEMED = "redeemed"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class CertificateSource(str, enum.Enum):
+    PORTAL = "portal"
+    MANUAL = "manual"
+    API = "api"
+
+
+class StaffRole(str, enum.Enum):
+    OWNER = "owner"
+    STAFF = "staff"
+    VIEWER = "viewer"
+
+
+STATUS_VALUES = tuple(s.value for s in CertificateStatus)
+SOURCE_VALUES = tuple(s.value for s in CertificateSource)
+ROLE_VALUES = tuple(r.value for r in StaffRole)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+    __table_args__ = (
+        # Bounds must make sense or the portal could sell nothing (or anything).
+        sa.CheckConstraint("min_amount_cents > 0", name="ck_workspace_min_positive"),
+        sa.CheckConstraint("max_amount_cents >= min_amount_cents", name="ck_workspace_bounds"),
+        sa.CheckConstraint("expiry_days > 0", name="ck_workspace_expiry_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(max_length=200)
+    currency: str = Field(max_length=3, default="USD")
+    timezone: str = Field(max_length=64, default="UTC")
+    portal_enabled: bool = Field(default=True)
+    min_amount_cents: int = Field(default=2500)
+    max_amount_cents: int = Field(default=100000)
+    expiry_days: int = Field(default=365)
+    # Comma-separated minor-unit amounts offered as one-click choices, e.g. "5000,10000,25000".
+    preset_amounts: str = Field(default="5000,10000,25000", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_users"
+    __table_args__ = (sa.CheckConstraint(_in("role", ROLE_VALUES), name="ck_staff_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    # Sign-in is by email alone, so an address belongs to one staff account.
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True}, nullable=False)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default=StaffRole.STAFF.value, max_length=16)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser. Only the SHA-256 of the random token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    staff_id: int = Field(foreign_key="staff_users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class Certificate(SQLModel, table=True):
+    __tablename__ = "certificates"
+    __table_args__ = (
+        # A certificate is worth something; zero or negative credit is a bug, not a sale.
+        sa.CheckConstraint("amount_cents > 0", name="ck_certificate_amount_positive"),
+        sa.CheckConstraint(_in("status", STATUS_VALUES), name="ck_certificate_status"),
+        sa.CheckConstraint(_in("source", SOURCE_VALUES), name="ck_certificate_source"),
+        # Keyset pagination of the dashboard list: newest first within a workspace.
+        sa.Index("ix_certificates_ws_id", "workspace_id", "id"),
+        sa.Index("ix_certificates_ws_status_id", "workspace_id", "status", "id"),
+        sa.Index("ix_certificates_ws_purchaser_id", "workspace_id", "purchaser_email", "id"),
+        sa.Index("ix_certificates_ws_recipient_id", "workspace_id", "recipient_email", "id"),
+        # Upcoming expirations and the expiry sweep.
+        sa.Index("ix_certificates_status_expires", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    # Unique across the whole database, so a code identifies one certificate anywhere.
+    code: str = Field(max_length=12, sa_column_kwargs={"unique": True}, nullable=False)
+    status: str = Field(default=CertificateStatus.PENDING.value, max_length=16)
+    amount_cents: int
+    currency: str = Field(max_length=3)
+    purchaser_name: str = Field(max_length=200)
+    purchaser_email: str = Field(max_length=254)
+    recipient_name: str = Field(max_length=200)
+    recipient_email: str = Field(max_length=254)
+    message: str = Field(default="", max_length=1000)
+    source: str = Field(default=CertificateSource.MANUAL.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    activated_at: datetime | None = None
+    expires_at: datetime | None = None
+    redeemed_at: datetime | None = None
+    voided_at: datetime | None = None
+    void_reason: str | None = Field(default=None, max_length=500)
+
+
+class Activity(SQLModel, table=True):
+    """One line of a certificate's history. Written in the same transaction as the change."""
+
+    __tablename__ = "activities"
+    __table_args__ = (sa.Index("ix_activities_certificate_id", "certificate_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    certificate_id: int = Field(foreign_key="certificates.id")
+    kind: str = Field(max_length=40)
+    actor: str = Field(max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    details: str = Field(default="", max_length=2000)
+
+
+class ApiKey(SQLModel, table=True):
+    """A workspace API key. The key is shown once; only its SHA-256 is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    name: str = Field(default="", max_length=100)
+    # First characters of the key, to recognise it in the dashboard without revealing it.
+    prefix: str = Field(max_length=20)
+    key_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -1,0 +1,39 @@
+"""Test factories: workspaces, staff and certificates with sensible defaults."""
+
+from __future__ import annotations
+
+import itertools
+
+from giftcerts.core import accounts, lifecycle, workspaces
+from giftcerts.models import CertificateSource, StaffRole
+
+_seq = itertools.count(1)
+PASSWORD = "correct horse battery"
+
+
+def make_workspace(session, *, slug: str | None = None, **settings):
+    ws = workspaces.create_workspace(session, slug=slug or f"ws-{next(_seq)}", name="Alpine Tours",
+                                     currency=settings.pop("currency", "USD"),
+                                     timezone=settings.pop("timezone", "UTC"))
+    for field, value in settings.items():
+        setattr(ws, field, value)
+    session.add(ws)
+    session.flush()
+    return ws
+
+
+def make_staff(session, workspace, *, role=StaffRole.OWNER, email: str | None = None):
+    return accounts.create_staff(session, workspace, email=email or f"staff{next(_seq)}@example.com",
+                                 password=PASSWORD, role=role)
+
+
+def make_certificate(session, workspace, *, paid: bool = True, amount="100", now=None, **fields):
+    n = next(_seq)
+    values = dict(
+        purchaser_name="Pat Buyer", purchaser_email=f"buyer{n}@example.com",
+        recipient_name="Robin Traveller", recipient_email=f"robin{n}@example.com",
+        amount=amount, message="Happy travels!",
+    )
+    values.update(fields)
+    return lifecycle.issue_certificate(session, workspace, source=CertificateSource.MANUAL, paid=paid,
+                                       actor="staff@example.com", now=now, **values)
