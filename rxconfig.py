@@ -17,5 +17,6 @@ config = rx.Config(
     cors_allowed_origins=[PUBLIC_URL, f"http://127.0.0.1:{PORT}"] if "localhost" in PUBLIC_URL else [PUBLIC_URL],
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="teal", radius="medium"))],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

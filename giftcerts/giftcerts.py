@@ -1,24 +1,47 @@
+"""The Reflex app: pages of the staff dashboard plus the HTTP routes. Thin by design:
+business rules live in giftcerts.core."""
+
 import reflex as rx
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-
-async def health(request):
-    return JSONResponse({"ok": True})
-
-
-class S(rx.State):
-    n: int = 0
-
-    @rx.event
-    def inc(self):
-        self.n += 1
+from giftcerts.ui import routes
+from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
+from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
+from giftcerts.ui.pages.login import LoginState, login_page
+from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
+from giftcerts.ui.pages.settings import SettingsState, settings_page
 
 
-def index():
-    return rx.vstack(rx.heading("hello"), rx.button("inc", on_click=S.inc), rx.text(S.n))
+async def health(_request):
+    return JSONResponse({"status": "ok"})
 
 
-app = rx.App(api_transformer=Starlette(routes=[Route("/api/v1/health", health)]))
-app.add_page(index)
+async def dashboard_home(_request):
+    return RedirectResponse(routes.CERTIFICATES)
+
+
+api = Starlette(routes=[Route("/api/v1/health", health)])
+
+app = rx.App(
+    api_transformer=api,
+    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+)
+
+
+def _index() -> rx.Component:
+    return rx.center(rx.spinner(), min_height="100vh")
+
+
+app.add_page(_index, route="/", on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts", on_load=LoginState.redirect_if_signed_in)
+app.add_page(_index, route=routes.DASHBOARD, on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(certificates_page, route=routes.CERTIFICATES, title="Certificates · giftcerts",
+             on_load=[CertificatesState.require_login, CertificatesState.on_load])
+app.add_page(new_certificate_page, route=routes.NEW_CERTIFICATE, title="New certificate · giftcerts",
+             on_load=[NewCertificateState.require_login, NewCertificateState.on_load])
+app.add_page(certificate_page, route=routes.CERTIFICATE, title="Certificate · giftcerts",
+             on_load=[CertificateState.require_login, CertificateState.on_load])
+app.add_page(settings_page, route=routes.SETTINGS, title="Settings · giftcerts",
+             on_load=[SettingsState.require_login, SettingsState.on_load])

@@ -1,0 +1,34 @@
+"""Rate limits with the `limits` library: in memory by default, Redis when
+REFLEX_REDIS_URL is set (so several app processes share one budget)."""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from giftcerts import config
+
+SIGN_IN_PER_ADDRESS = parse("20/10 minutes")
+
+
+@lru_cache(maxsize=1)
+def limiter() -> MovingWindowRateLimiter:
+    url = config.redis_url()
+    storage = storage_from_string(url if url else "memory://")
+    return MovingWindowRateLimiter(storage)
+
+
+def hit(item, *identifiers: str) -> int | None:
+    """Count one attempt; returns None when allowed, else the seconds to wait."""
+    if limiter().hit(item, *identifiers):
+        return None
+    stats = limiter().get_window_stats(item, *identifiers)
+    return max(1, int(stats.reset_time - time.time()) + 1)
+
+
+def reset() -> None:
+    limiter().storage.reset()

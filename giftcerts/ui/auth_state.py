@@ -1,0 +1,95 @@
+"""Who is signed in. Every page state of the dashboard inherits from AuthState.
+
+Any browser can call any public event handler over the websocket, whatever the page
+shows, so each handler that reads or writes workspace data calls `_principal()` (or
+`_guard()`) itself: the session token is looked up in the database every time, which
+also makes sign-out and expiry take effect at once. Public vars hold only what the
+signed-in staff member may see; the token lives in a cookie, never in a public var.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from giftcerts import config, db
+from giftcerts.core import accounts, workspaces
+from giftcerts.core.accounts import Principal
+from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError
+from giftcerts.models import Workspace
+from giftcerts.ui import routes
+
+SESSION_COOKIE = "gc_session"
+
+
+class AuthState(rx.State):
+    session_token: str = rx.Cookie(
+        "",
+        name=SESSION_COOKIE,
+        same_site="strict",
+        secure=config.public_url().startswith("https://"),
+        max_age=config.SESSION_MAX_DAYS * 24 * 3600,
+    )
+    staff_email: str = ""
+    staff_role: str = ""
+    workspace_name: str = ""
+    workspace_slug: str = ""
+
+    @rx.var
+    def can_write(self) -> bool:
+        return self.staff_role in ("owner", "staff")
+
+    @rx.var
+    def is_owner(self) -> bool:
+        return self.staff_role == "owner"
+
+    def _principal(self) -> Principal | None:
+        with db.read_session() as session:
+            principal = accounts.resolve_session(session, self.session_token)
+        if principal is None:
+            self.staff_email = self.staff_role = self.workspace_name = self.workspace_slug = ""
+            return None
+        self.staff_email = principal.email
+        self.staff_role = principal.role.value
+        self.workspace_name = principal.workspace_name
+        self.workspace_slug = principal.workspace_slug
+        return principal
+
+    def _guard(self, *, write: bool = False, owner: bool = False) -> Principal:
+        """The signed-in principal, or a DomainError explaining why not."""
+        principal = self._principal()
+        if principal is None:
+            raise NotSignedIn("Your session has ended. Please sign in again.")
+        if write:
+            principal.require_write()
+        if owner:
+            principal.require_owner()
+        return principal
+
+    def _workspace(self, principal: Principal) -> Workspace:
+        with db.read_session() as session:
+            return workspaces.get_workspace(session, principal.workspace_id)
+
+    def _refuse(self, exc: DomainError):
+        """The UI's answer to a refused action: back to sign-in, or a clear message."""
+        if isinstance(exc, NotSignedIn):
+            return rx.redirect(routes.LOGIN)
+        if isinstance(exc, ValidationError):
+            return rx.toast.error("Please correct the highlighted fields.")
+        return rx.toast.error(exc.message)
+
+    @rx.event
+    def require_login(self):
+        """on_load of every dashboard page: unknown or expired sessions go to sign-in."""
+        principal = self._principal()
+        if principal is None:
+            return rx.redirect(routes.LOGIN)
+        with db.write_session() as session:
+            accounts.touch_session(session, self.session_token)
+
+    @rx.event
+    def sign_out(self):
+        with db.write_session() as session:
+            accounts.sign_out(session, self.session_token)
+        self.session_token = ""
+        self.staff_email = self.staff_role = self.workspace_name = self.workspace_slug = ""
+        return rx.redirect(routes.LOGIN)

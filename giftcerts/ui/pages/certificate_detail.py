@@ -1,0 +1,261 @@
+"""/dashboard/certificates/[cert_id]: every field, the activity timeline, and the actions."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from giftcerts import db
+from giftcerts.core import activity, lifecycle
+from giftcerts.core.errors import DomainError, ValidationError
+from giftcerts.ui import present, routes
+from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.components import dashboard_page, detail_item, field_error, status_badge
+
+
+class CertificateState(AuthState):
+    cert: dict[str, str] = {}
+    timeline: list[dict[str, str]] = []
+    not_found: bool = False
+    loaded: bool = False
+    void_open: bool = False
+    errors: dict[str, str] = {}
+    working: bool = False
+
+    def _cert_id(self) -> int | None:
+        raw = str(self.router.page.params.get("cert_id", ""))
+        return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+    def _refresh(self, principal) -> None:
+        cert_id = self._cert_id()
+        ws = self._workspace(principal)
+        with db.read_session() as session:
+            try:
+                cert = lifecycle.get_certificate(session, workspace_id=principal.workspace_id,
+                                                 certificate_id=cert_id or 0)
+            except DomainError:
+                self.cert, self.timeline, self.not_found = {}, [], True
+                return
+            entries = activity.history(session, workspace_id=principal.workspace_id, certificate_id=cert.id)
+        self.not_found = False
+        self.cert = present.certificate_detail(cert, ws)
+        self.timeline = [present.activity_row(e, ws) for e in reversed(entries)]
+
+    @rx.event
+    def on_load(self):
+        self.loaded = False
+        self.void_open = False
+        self.errors = {}
+        try:
+            principal = self._guard()
+        except DomainError as exc:
+            return self._refuse(exc)
+        self._refresh(principal)
+        self.loaded = True
+
+    def _act(self, action, success: str):
+        """Run one lifecycle action as the signed-in staff member of this workspace."""
+        try:
+            principal = self._guard(write=True)
+            ws = self._workspace(principal)
+            with db.write_session() as session:
+                action(session, ws, principal)
+        except ValidationError as exc:
+            self.errors = exc.errors
+            return
+        except DomainError as exc:
+            self._refresh_if_signed_in()
+            return self._refuse(exc)
+        self.errors = {}
+        self.void_open = False
+        self._refresh(principal)
+        return rx.toast.success(success)
+
+    def _refresh_if_signed_in(self) -> None:
+        principal = self._principal()
+        if principal is not None:
+            self._refresh(principal)
+
+    @rx.event
+    def open_void(self):
+        self.errors = {}
+        self.void_open = True
+
+    @rx.event
+    def set_void_open(self, value: bool):
+        self.void_open = bool(value)
+
+    @rx.event
+    def void(self, form: dict):
+        cert_id = self._cert_id() or 0
+        reason = str(form.get("reason", ""))[:2000]
+        return self._act(
+            lambda s, ws, p: lifecycle.void_certificate(s, ws, certificate_id=cert_id, reason=reason, actor=p.email),
+            "Certificate voided.",
+        )
+
+    @rx.event
+    def reactivate(self):
+        cert_id = self._cert_id() or 0
+        return self._act(
+            lambda s, ws, p: lifecycle.reactivate_certificate(s, ws, certificate_id=cert_id, actor=p.email),
+            "Certificate reactivated.",
+        )
+
+    @rx.event
+    def mark_paid(self):
+        cert_id = self._cert_id() or 0
+        return self._act(
+            lambda s, ws, p: lifecycle.mark_paid(s, ws, certificate_id=cert_id, actor=p.email,
+                                                 details="Payment recorded by staff"),
+            "Payment recorded: the certificate is now active.",
+        )
+
+
+def _void_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(
+            rx.button(rx.icon("ban", size=16), "Void", color_scheme="red", variant="soft",
+                      on_click=CertificateState.open_void),
+        ),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Void this certificate?"),
+            rx.alert_dialog.description(
+                "It can no longer be redeemed. You can reactivate it later unless it expires meanwhile.",
+                size="2",
+            ),
+            rx.form(
+                rx.vstack(
+                    rx.el.label("Reason", html_for="void-reason", style={"font_weight": "500", "font_size": "14px"}),
+                    rx.text_area(id="void-reason", name="reason", placeholder="e.g. Refunded to the customer",
+                                 max_length=500, width="100%", auto_focus=True, aria_describedby="reason-error"),
+                    field_error(CertificateState.errors, "reason"),
+                    rx.hstack(
+                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
+                                                         type="button")),
+                        rx.button("Void certificate", color_scheme="red", type="submit"),
+                        justify="end",
+                        width="100%",
+                        spacing="3",
+                    ),
+                    spacing="2",
+                    width="100%",
+                    padding_top="1rem",
+                ),
+                on_submit=CertificateState.void,
+                reset_on_submit=False,
+            ),
+            max_width="460px",
+        ),
+        open=CertificateState.void_open,
+        on_open_change=CertificateState.set_void_open,
+    )
+
+
+def _actions() -> rx.Component:
+    status = CertificateState.cert["status"]
+    return rx.cond(
+        CertificateState.can_write,
+        rx.hstack(
+            rx.cond(status == "pending",
+                    rx.button(rx.icon("circle-check", size=16), "Mark as paid", on_click=CertificateState.mark_paid)),
+            rx.cond((status == "active") | (status == "pending"), _void_dialog()),
+            rx.cond(status == "voided",
+                    rx.button(rx.icon("rotate-ccw", size=16), "Reactivate", on_click=CertificateState.reactivate)),
+            spacing="2",
+        ),
+    )
+
+
+def _details() -> rx.Component:
+    c = CertificateState.cert
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.vstack(
+                    rx.text("Code", size="1", color=rx.color("gray", 10), weight="medium"),
+                    rx.code(c["code"], size="6", variant="ghost", weight="bold", aria_label="Certificate code"),
+                    spacing="1",
+                ),
+                rx.spacer(),
+                rx.vstack(
+                    status_badge(c["status"], c["status_label"]),
+                    rx.heading(c["amount"], size="6"),
+                    align="end",
+                    spacing="1",
+                ),
+                width="100%",
+                align="start",
+            ),
+            rx.separator(),
+            rx.grid(
+                detail_item("Purchaser", c["purchaser_name"]),
+                detail_item("Purchaser email", c["purchaser_email"]),
+                detail_item("Recipient", c["recipient"]),
+                detail_item("Recipient email", c["recipient_email"]),
+                detail_item("Source", c["source"]),
+                detail_item("Created", c["created_at"]),
+                detail_item("Activated", c["activated_at"]),
+                detail_item("Expires", c["expires_at"]),
+                detail_item("Redeemed", c["redeemed_at"]),
+                detail_item("Voided", c["voided_at"]),
+                columns=rx.breakpoints(initial="1", sm="2", md="3"),
+                spacing="4",
+                width="100%",
+            ),
+            rx.cond(c["void_reason"] != "", rx.callout("Void reason: " + c["void_reason"], icon="info",
+                                                       color_scheme="red", width="100%")),
+            rx.cond(c["message"] != "", detail_item("Personal message", c["message"])),
+            rx.text("Times shown in ", c["timezone"], size="1", color=rx.color("gray", 9)),
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _timeline() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Activity", size="4", as_="h2"),
+            rx.el.ol(
+                rx.foreach(
+                    CertificateState.timeline,
+                    lambda e: rx.el.li(
+                        rx.hstack(
+                            rx.badge(e["kind"], variant="surface", title=e["meaning"]),
+                            rx.text(e["details"], size="2"),
+                            rx.spacer(),
+                            rx.text(e["actor"], " · ", e["when"], size="1", color=rx.color("gray", 10)),
+                            width="100%",
+                            align="center",
+                            wrap="wrap",
+                        ),
+                        style={"padding": "0.5rem 0", "border_bottom": f"1px solid {rx.color('gray', 4)}",
+                               "list_style": "none"},
+                    ),
+                ),
+                aria_label="Activity log",
+                style={"width": "100%", "padding": "0", "margin": "0"},
+            ),
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def certificate_page() -> rx.Component:
+    return dashboard_page(
+        "Certificate",
+        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("All certificates", size="2"), align="center"),
+                href=routes.CERTIFICATES),
+        rx.cond(
+            ~CertificateState.loaded,
+            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
+            rx.cond(
+                CertificateState.not_found,
+                rx.callout("This certificate does not exist in your workspace.", icon="search-x", width="100%"),
+                rx.vstack(_details(), _timeline(), width="100%", spacing="4"),
+            ),
+        ),
+        actions=rx.cond(CertificateState.loaded & ~CertificateState.not_found, _actions()),
+    )

@@ -1,0 +1,187 @@
+"""/dashboard/certificates: search, status filter, keyset pagination, masked codes."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from giftcerts import db
+from giftcerts.core import search
+from giftcerts.core.errors import DomainError
+from giftcerts.ui import present, routes
+from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.components import STATUS_OPTIONS, dashboard_page, empty_state, native_select, status_badge
+
+PAGE_SIZE = 25
+
+
+class CertificatesState(AuthState):
+    query: str = ""
+    status: str = "all"
+    rows: list[dict[str, str]] = []
+    # Cursors of the pages before the current one, so "Previous" can walk back.
+    previous_cursors: list[str] = []
+    current_cursor: str = ""
+    next_cursor: str = ""
+    loading: bool = False
+    loaded: bool = False
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.previous_cursors) + 1
+
+    @rx.var
+    def filtered(self) -> bool:
+        return self.query.strip() != "" or self.status != "all"
+
+    def _load(self):
+        try:
+            principal = self._guard()
+        except DomainError as exc:
+            return self._refuse(exc)
+        with db.read_session() as session:
+            ws = self._workspace(principal)
+            page = search.search_certificates(
+                session, workspace_id=principal.workspace_id, query=self.query, status=self.status,
+                cursor=self.current_cursor or None, limit=PAGE_SIZE,
+            )
+        self.rows = [present.certificate_row(cert, ws) for cert in page.items]
+        self.next_cursor = page.next_cursor or ""
+        self.loading = False
+        self.loaded = True
+
+    @rx.event
+    def on_load(self):
+        self.previous_cursors = []
+        self.current_cursor = ""
+        params = self.router.url.query_parameters
+        self.query = str(params.get("q", ""))[:254]
+        status = str(params.get("status", "all"))
+        self.status = status if status in dict(STATUS_OPTIONS) else "all"
+        return self._load()
+
+    @rx.event
+    def set_query(self, value: str):
+        self.query = str(value)[:254]
+        self.previous_cursors = []
+        self.current_cursor = ""
+        return self._load()
+
+    @rx.event
+    def set_status(self, value: str):
+        self.status = value if value in dict(STATUS_OPTIONS) else "all"
+        self.previous_cursors = []
+        self.current_cursor = ""
+        return self._load()
+
+    @rx.event
+    def next_page(self):
+        if not self.next_cursor:
+            return
+        self.previous_cursors = [*self.previous_cursors, self.current_cursor]
+        self.current_cursor = self.next_cursor
+        return self._load()
+
+    @rx.event
+    def previous_page(self):
+        if not self.previous_cursors:
+            return
+        self.current_cursor = self.previous_cursors[-1]
+        self.previous_cursors = self.previous_cursors[:-1]
+        return self._load()
+
+
+def _row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(rx.code(row["code"], variant="ghost"), href=routes.CERTIFICATES + "/" + row["id"],
+                              aria_label="Open certificate " + row["code"])),
+        rx.table.cell(status_badge(row["status"], row["status_label"])),
+        rx.table.cell(row["amount"], text_align="right"),
+        rx.table.cell(rx.vstack(rx.text(row["recipient"], size="2"),
+                                rx.text(row["recipient_email"], size="1", color=rx.color("gray", 10)),
+                                spacing="0")),
+        rx.table.cell(rx.text(row["purchaser_email"], size="2")),
+        rx.table.cell(row["created"]),
+        rx.table.cell(row["expires"]),
+        style={"cursor": "pointer"},
+    )
+
+
+def _table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                *[rx.table.column_header_cell(h) for h in
+                  ["Code", "Status", "Amount", "Recipient", "Purchaser", "Created", "Expires"]]
+            )
+        ),
+        rx.table.body(rx.foreach(CertificatesState.rows, _row)),
+        variant="surface",
+        size="2",
+        width="100%",
+        aria_label="Certificates",
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.el.label("Search", html_for="certificate-search", style={"font_weight": "500", "font_size": "14px"}),
+            rx.input(
+                rx.input.slot(rx.icon("search", size=14)),
+                id="certificate-search",
+                placeholder="Code, purchaser or recipient email",
+                value=CertificatesState.query,
+                on_change=CertificatesState.set_query.debounce(300),
+                width="100%",
+                type="search",
+            ),
+            spacing="1",
+            flex="1",
+            min_width="220px",
+        ),
+        native_select("Status", "status-filter", STATUS_OPTIONS, value=CertificatesState.status,
+                      on_change=CertificatesState.set_status),
+        align="end",
+        spacing="3",
+        width="100%",
+        wrap="wrap",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text("Page ", CertificatesState.page_number, size="2", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.button("Previous", variant="soft", on_click=CertificatesState.previous_page,
+                  disabled=CertificatesState.page_number <= 1),
+        rx.button("Next", variant="soft", on_click=CertificatesState.next_page,
+                  disabled=CertificatesState.next_cursor == ""),
+        width="100%",
+        align="center",
+    )
+
+
+def certificates_page() -> rx.Component:
+    return dashboard_page(
+        "Certificates",
+        _filters(),
+        rx.cond(
+            ~CertificatesState.loaded,
+            rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading certificates"),
+            rx.cond(
+                CertificatesState.rows.length() > 0,
+                rx.vstack(rx.box(_table(), width="100%", overflow_x="auto"), _pager(), width="100%"),
+                rx.cond(
+                    CertificatesState.filtered,
+                    empty_state("search-x", "No certificates match",
+                                "Try another code or email address, or choose All statuses."),
+                    empty_state("gift", "No certificates yet",
+                                "Certificates sold on the portal or created here will appear in this list."),
+                ),
+            ),
+        ),
+        actions=rx.cond(
+            CertificatesState.can_write,
+            rx.link(rx.button(rx.icon("plus", size=16), "New certificate"), href=routes.NEW_CERTIFICATE),
+        ),
+    )

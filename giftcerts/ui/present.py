@@ -1,0 +1,66 @@
+"""Turn domain objects into the plain strings a page shows (in the workspace's timezone)."""
+
+from __future__ import annotations
+
+from giftcerts.clock import format_date, format_local
+from giftcerts.core import money
+from giftcerts.core.activity import MEANINGS, ActivityKind
+from giftcerts.core.codes import format_code, mask_code
+from giftcerts.models import Activity, Certificate, CertificateStatus, Workspace
+
+
+def status_label(status: str) -> str:
+    return CertificateStatus(status).label
+
+
+def certificate_row(cert: Certificate, ws: Workspace) -> dict[str, str]:
+    """A list row: the code is masked, a full code is shown only on the detail page."""
+    return {
+        "id": str(cert.id),
+        "code": mask_code(cert.code),
+        "status": cert.status,
+        "status_label": status_label(cert.status),
+        "amount": money.format_money(cert.amount_cents, cert.currency),
+        "recipient": cert.recipient_name,
+        "recipient_email": cert.recipient_email,
+        "purchaser_email": cert.purchaser_email,
+        "created": format_date(cert.created_at, ws.timezone),
+        "expires": format_date(cert.expires_at, ws.timezone) or "—",
+    }
+
+
+def certificate_detail(cert: Certificate, ws: Workspace) -> dict[str, str]:
+    when = lambda moment: format_local(moment, ws.timezone) or "—"  # noqa: E731
+    return {
+        **certificate_row(cert, ws),
+        "code": format_code(cert.code),
+        "purchaser_name": cert.purchaser_name,
+        "message": cert.message or "",
+        "source": cert.source.capitalize(),
+        "created_at": when(cert.created_at),
+        "activated_at": when(cert.activated_at),
+        "expires_at": when(cert.expires_at),
+        "redeemed_at": when(cert.redeemed_at),
+        "voided_at": when(cert.voided_at),
+        "void_reason": cert.void_reason or "",
+        "timezone": ws.timezone,
+    }
+
+
+def activity_row(entry: Activity, ws: Workspace) -> dict[str, str]:
+    try:
+        meaning = MEANINGS[ActivityKind(entry.kind)]
+    except ValueError:
+        meaning = ""
+    return {
+        "id": str(entry.id),
+        "kind": entry.kind,
+        "meaning": meaning,
+        "actor": entry.actor,
+        "when": format_local(entry.created_at, ws.timezone),
+        "details": entry.details,
+    }
+
+
+def amount_input(cents: int, currency: str) -> str:
+    return money.format_plain(cents, currency)
