@@ -1,0 +1,179 @@
+"""Every state-changing dashboard event handler checks who is asking.
+
+Any browser can call any public State method over the websocket, whatever the page
+shows. These tests call every event handler of every dashboard State directly, as an
+anonymous client, with a forged token, as a viewer, and as the owner of another
+workspace, and check that nothing of the target workspace changes or leaks into the
+state that would be sent to that browser. Handlers are discovered, not listed, so a
+new handler is covered as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+
+import pytest
+import reflex as rx
+import sqlalchemy as sa
+from reflex.istate.data import RouterData
+from sqlmodel import SQLModel
+
+from giftcerts import db
+from giftcerts.core import accounts
+from giftcerts.models import StaffRole
+from giftcerts.ui.auth_state import AuthState
+from tests.factories import PASSWORD, make_certificate, make_staff, make_workspace
+
+import giftcerts.giftcerts  # noqa: F401  (registers every page State)
+
+# staff_users is left out: signing in (done before each call) updates it.
+BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys"]
+# The sign-in handler is anonymous by design; its writes (failure counts) are tested in core.
+PUBLIC_HANDLERS = {("LoginState", "sign_in"), ("LoginState", "redirect_if_signed_in")}
+FORM = {
+    "reason": "hostile", "purchaser_name": "Mallory", "purchaser_email": "m@example.com",
+    "recipient_name": "Mallory", "recipient_email": "m@example.com", "amount": "100", "message": "hi",
+    "paid": "on", "portal_enabled": "on", "min_amount": "1", "max_amount": "5", "expiry_days": "1",
+    "currency": "EUR", "timezone": "UTC", "preset_amounts": "2", "email": "x@example.com", "password": "x",
+}
+
+
+def dashboard_states() -> list[type[rx.State]]:
+    found, todo = [], [AuthState]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.get_substates())
+    return found
+
+
+def handlers():
+    for cls in dashboard_states():
+        for name, handler in cls.event_handlers.items():
+            if name == "setvar" or (cls.__name__, name) in PUBLIC_HANDLERS:
+                continue
+            yield cls, name, handler
+
+
+def args_for(fn) -> list:
+    args = []
+    for param in list(inspect.signature(fn).parameters.values())[1:]:
+        annotation = str(param.annotation)
+        args.append(dict(FORM) if "dict" in annotation else True if "bool" in annotation else "1")
+    return args
+
+
+def snapshot(url: str) -> dict:
+    """Every row of the target workspace (another workspace may legitimately change its own)."""
+    with db.read_session(url) as s:
+        target = s.execute(sa.text("SELECT id FROM workspaces WHERE slug = 'target'")).scalar_one()
+        rows = {t: s.execute(sa.text(f"SELECT * FROM {t} WHERE workspace_id = :w"), {"w": target}).all()
+                for t in BUSINESS_TABLES if t != "workspaces"}
+        rows["workspaces"] = s.execute(sa.text("SELECT * FROM workspaces WHERE id = :w"), {"w": target}).all()
+        return {t: sorted(map(tuple, r), key=repr) for t, r in rows.items()}
+
+
+@pytest.fixture
+def world(sqlite_only_url, monkeypatch):
+    monkeypatch.setenv("REFLEX_DB_URL", sqlite_only_url)
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", os.environ.get("PYTEST_CURRENT_TEST", "authz"))
+    with db.write_session(sqlite_only_url) as s:
+        target = make_workspace(s, slug="target")
+        make_staff(s, target, email="owner@target.example")
+        make_staff(s, target, email="viewer@target.example", role=StaffRole.VIEWER)
+        certs = {
+            "active": make_certificate(s, target, recipient_email="secret.recipient@target.example"),
+            "pending": make_certificate(s, target, paid=False),
+            "voided": make_certificate(s, target),
+        }
+        from giftcerts.core import lifecycle
+        lifecycle.void_certificate(s, target, certificate_id=certs["voided"].id, reason="x", actor="t")
+        other = make_workspace(s, slug="other")
+        make_staff(s, other, email="owner@other.example")
+
+    def sign_in(email: str) -> str:
+        """A fresh session for each call: a handler such as sign_out may end the previous one."""
+        with db.write_session(sqlite_only_url) as s:
+            return accounts.sign_in(s, email=email, password=PASSWORD).token
+
+    return {"url": sqlite_only_url, "certs": certs, "sign_in": sign_in}
+
+
+def call(cls, name, handler, *, token: str, cert_id: int):
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data(
+        {"query": {"cert_id": str(cert_id)}, "pathname": "/dashboard/certificates/[cert_id]",
+         "asPath": f"/dashboard/certificates/{cert_id}", "headers": {}, "ip": "203.0.113.9"}
+    )
+    root.get_substate(AuthState.get_full_name().split(".")).session_token = token
+    state = root.get_substate(cls.get_full_name().split("."))
+    handler.fn(state, *args_for(handler.fn))
+    return root
+
+
+def leaked(root, certs) -> list[str]:
+    sent = json.dumps(root.dict(), default=str)
+    secrets = [c.code for c in certs.values()] + [c.code[-4:] + '"' for c in certs.values()]
+    secrets += ["secret.recipient@target.example"]
+    return [s for s in secrets if s in sent]
+
+
+INTRUDERS = {
+    "anonymous": lambda sign_in: "",
+    "forged token": lambda sign_in: "forged-" + "x" * 40,
+    "owner of another workspace": lambda sign_in: sign_in("owner@other.example"),
+    "viewer of this workspace": lambda sign_in: sign_in("viewer@target.example"),
+}
+
+
+@pytest.mark.parametrize("intruder", list(INTRUDERS))
+def test_no_handler_writes_anything_for_an_unauthorised_caller(world, intruder):
+    before = snapshot(world["url"])
+    called = 0
+    token = INTRUDERS[intruder](world["sign_in"])
+    for cls, name, handler in handlers():
+        for cert in world["certs"].values():
+            root = call(cls, name, handler, token=token, cert_id=cert.id)
+            if name == "sign_out":  # that call ended the session: start a new one
+                token = INTRUDERS[intruder](world["sign_in"])
+            called += 1
+            assert snapshot(world["url"]) == before, f"{cls.__name__}.{name} wrote data for {intruder}"
+            if intruder != "viewer of this workspace":
+                assert leaked(root, world["certs"]) == [], f"{cls.__name__}.{name} leaked data to {intruder}"
+    assert called >= 30
+
+
+def test_the_same_handlers_do_write_for_the_owner(world):
+    """The harness can see a write: the workspace's own owner really voids and creates."""
+    token = world["sign_in"]("owner@target.example")
+    before = snapshot(world["url"])
+    by_name = {(cls.__name__, name): (cls, handler) for cls, name, handler in handlers()}
+    cls, handler = by_name[("CertificateState", "void")]
+    call(cls, "void", handler, token=token, cert_id=world["certs"]["active"].id)
+    after = snapshot(world["url"])
+    assert after["certificates"] != before["certificates"]
+    assert len(after["activities"]) == len(before["activities"]) + 1
+
+
+def test_the_session_token_is_never_a_public_var_of_another_name():
+    """Only the cookie holds the token; no handler copies it into state sent to the browser."""
+    public = {name for cls in dashboard_states() for name in cls.base_vars if not name.startswith("_")}
+    assert "session_token" in public  # the cookie var itself (the browser's own token)
+    assert not {"password", "token", "api_key", "password_hash", "workspace_id"} & public
+
+
+def test_automatic_setters_are_off():
+    """A generated setter would let a client set any var; only hand-written ones may exist."""
+    from reflex.config import get_config
+
+    assert get_config().state_auto_setters is False
+    for cls in dashboard_states():
+        written = {name for klass in cls.__mro__ for name in vars(klass) if name.startswith("set_")}
+        generated = {name for name in cls.event_handlers if name.startswith("set_")} - written
+        assert generated == set(), f"{cls.__name__} has generated setters {generated}"
+
+
+def test_tables_are_known():
+    assert set(BUSINESS_TABLES) <= set(SQLModel.metadata.tables)
