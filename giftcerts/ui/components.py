@@ -50,7 +50,8 @@ def _sidebar() -> rx.Component:
         ),
         aria_label="Dashboard",
         style={"width": "210px", "flex_shrink": "0", "padding": "1.25rem 0.75rem",
-               "border_right": f"1px solid {rx.color('gray', 5)}", "min_height": "100vh",
+               "border_right": f"1px solid {rx.color('gray', 5)}", "height": "100vh", "position": "sticky",
+               "top": "0",
                "background": rx.color("gray", 2)},
     )
 

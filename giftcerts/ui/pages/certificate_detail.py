@@ -23,7 +23,7 @@ class CertificateState(AuthState):
 
     def _cert_id(self) -> int | None:
         raw = str(self.router.page.params.get("cert_id", ""))
-        return int(raw) if raw.isdigit() and len(raw) < 19 else None
+        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
 
     def _refresh(self, principal) -> None:
         cert_id = self._cert_id()
@@ -143,6 +143,7 @@ def _void_dialog() -> rx.Component:
                 ),
                 on_submit=CertificateState.void,
                 reset_on_submit=False,
+                no_validate=True,
             ),
             max_width="460px",
         ),

@@ -118,7 +118,6 @@ def _table() -> rx.Component:
         variant="surface",
         size="2",
         width="100%",
-        aria_label="Certificates",
     )
 
 
@@ -170,7 +169,8 @@ def certificates_page() -> rx.Component:
             rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading certificates"),
             rx.cond(
                 CertificatesState.rows.length() > 0,
-                rx.vstack(rx.box(_table(), width="100%", overflow_x="auto"), _pager(), width="100%"),
+                rx.vstack(rx.el.section(_table(), aria_label="Certificates", style={"width": "100%", "overflow_x": "auto"}),
+                          _pager(), width="100%"),
                 rx.cond(
                     CertificatesState.filtered,
                     empty_state("search-x", "No certificates match",

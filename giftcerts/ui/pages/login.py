@@ -66,6 +66,7 @@ def login_page() -> rx.Component:
                 ),
                 on_submit=LoginState.sign_in,
                 reset_on_submit=False,
+                no_validate=True,
             ),
             width="100%",
             max_width="400px",

@@ -96,6 +96,7 @@ def new_certificate_page() -> rx.Component:
                 ),
                 on_submit=NewCertificateState.create,
                 reset_on_submit=False,
+                no_validate=True,
             ),
             width="100%",
             max_width="760px",

@@ -135,6 +135,7 @@ def settings_page() -> rx.Component:
                     ),
                     on_submit=s.save,
                     reset_on_submit=False,
+                    no_validate=True,
                     key=s.form_key,
                 ),
                 width="100%",
