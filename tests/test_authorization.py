@@ -10,6 +10,7 @@ new handler is covered as soon as it exists.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import os
@@ -109,7 +110,14 @@ def call(cls, name, handler, *, token: str, cert_id: int):
     )
     root.get_substate(AuthState.get_full_name().split(".")).session_token = token
     state = root.get_substate(cls.get_full_name().split("."))
-    handler.fn(state, *args_for(handler.fn))
+    result = handler.fn(state, *args_for(handler.fn))
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+    elif inspect.isasyncgen(result):
+        async def drain():
+            async for _ in result:
+                pass
+        asyncio.run(drain())
     return root
 
 

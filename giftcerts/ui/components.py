@@ -26,8 +26,12 @@ def status_badge(status, label) -> rx.Component:
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     active = rx.State.router.page.path.contains(href.rsplit("/", 1)[-1])
     return rx.link(
-        rx.hstack(rx.icon(icon, size=16), rx.text(label, size="2", weight="medium"), spacing="2", align="center"),
+        rx.hstack(rx.icon(icon, size=16),
+                  rx.text(label, size="2", weight="medium", display=rx.breakpoints(initial="none", md="block")),
+                  spacing="2", align="center"),
         href=href,
+        aria_label=label,
+        title=label,
         underline="none",
         padding_x="0.75rem",
         padding_y="0.5rem",
@@ -43,13 +47,15 @@ def _sidebar() -> rx.Component:
     return rx.el.nav(
         rx.vstack(
             rx.hstack(rx.icon("gift", size=22, color=rx.color("accent", 9)),
-                      rx.heading("giftcerts", size="4"), align="center", spacing="2", padding_bottom="1rem"),
+                      rx.heading("giftcerts", size="4", display=rx.breakpoints(initial="none", md="block")),
+                      align="center", spacing="2", padding_bottom="1rem"),
             *[_nav_link(label, href, icon) for label, href, icon in NAV],
             spacing="1",
             width="100%",
         ),
         aria_label="Dashboard",
-        style={"width": "210px", "flex_shrink": "0", "padding": "1.25rem 0.75rem",
+        width=rx.breakpoints(initial="60px", md="210px"),
+        style={"flex_shrink": "0", "padding": "1.25rem 0.75rem",
                "border_right": f"1px solid {rx.color('gray', 5)}", "height": "100vh", "position": "sticky",
                "top": "0",
                "background": rx.color("gray", 2)},

@@ -235,3 +235,22 @@ def test_sign_out_ends_the_session(page: Page, app_server):
     expect(page).to_have_url(re.compile(r"/login/?$"))
     page.goto("/dashboard/certificates")
     expect(page).to_have_url(re.compile(r"/login/?$"))
+
+
+def test_pages_fit_tablet_and_laptop_widths(owner: Page, app_server):
+    """The dashboard works at tablet and laptop widths: nothing spills past the window."""
+    cert = pick(app_server, "active")
+    pages = {"/dashboard/certificates": "Certificates", "/dashboard/certificates/new": "New certificate",
+             f"/dashboard/certificates/{cert.id}": "Certificate", "/dashboard/settings": "Settings"}
+    for width in (768, 1024, 1366):
+        owner.set_viewport_size({"width": width, "height": 900})
+        for path, heading in pages.items():
+            owner.goto(path)
+            expect(owner.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            owner.wait_for_load_state("networkidle")
+            overflow = owner.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{path} overflows by {overflow}px at {width}px"
+            expect(owner.get_by_role("link", name="Settings")).to_be_visible()
+    owner.set_viewport_size({"width": 768, "height": 900})
+    owner.goto("/dashboard/certificates")
+    owner.screenshot(path="test-artifacts/certificates-tablet.png")

@@ -93,7 +93,7 @@ class CertificatesState(AuthState):
 def _row(row: rx.Var) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link(rx.code(row["code"], variant="ghost"), href=routes.CERTIFICATES + "/" + row["id"],
-                              aria_label="Open certificate " + row["code"])),
+                              aria_label="Open certificate " + row["code"]), white_space="nowrap"),
         rx.table.cell(status_badge(row["status"], row["status_label"])),
         rx.table.cell(row["amount"], text_align="right"),
         rx.table.cell(rx.vstack(rx.text(row["recipient"], size="2"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import reflex as rx
 
 from giftcerts import db, ratelimit
@@ -9,6 +11,11 @@ from giftcerts.core import accounts
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import text_field
+
+
+def _sign_in(email: str, password: str) -> accounts.SignInOutcome:
+    with db.write_session() as session:
+        return accounts.sign_in(session, email=email, password=password)
 
 
 class LoginState(AuthState):
@@ -22,7 +29,7 @@ class LoginState(AuthState):
             return rx.redirect(routes.CERTIFICATES)
 
     @rx.event
-    def sign_in(self, form: dict):
+    async def sign_in(self, form: dict):
         self.error = ""
         email = str(form.get("email", ""))[:254]
         password = str(form.get("password", ""))[:1024]
@@ -34,8 +41,8 @@ class LoginState(AuthState):
         if wait is not None:
             self.error = f"Too many sign-in attempts from your network. Try again in {wait // 60 + 1} minutes."
             return
-        with db.write_session() as session:
-            outcome = accounts.sign_in(session, email=email, password=password)
+        # argon2 is deliberately slow: keep it off the event loop that serves every other client.
+        outcome = await asyncio.to_thread(_sign_in, email, password)
         if outcome.error is not None:
             self.error = outcome.error.message
             return
