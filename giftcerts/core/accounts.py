@@ -113,7 +113,7 @@ def _sign_in(session: Session, *, email: str, password: str, now: datetime | Non
         raise NotSignedIn(SIGN_IN_FAILED)
     if user.locked_until and user.locked_until > now:
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise RateLimited(f"Too many failed attempts. Try again in {minutes} minutes.",
+        raise RateLimited(f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
                           retry_after=int((user.locked_until - now).total_seconds()) + 1)
     if not _verify(user.password_hash, password):
         user.failed_logins += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from babel.core import get_global
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
 from giftcerts.core.errors import ValidationError
@@ -19,8 +20,27 @@ def currency_exponent(currency: str) -> int:
     return get_currency_precision(currency)
 
 
+def _currencies_in_use() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today (Babel's CLDR data).
+
+    `is_currency` alone also accepts codes that are not money a customer can pay with:
+    XXX (no currency), XTS (testing), metals (XAU...), fund units (XDR...) and withdrawn
+    currencies (DEM...).
+    """
+    return frozenset(
+        code
+        for history in get_global("territory_currencies").values()
+        for code, _start, end, tender in history
+        if tender and end is None
+    )
+
+
+_IN_USE = _currencies_in_use()
+
+
 def valid_currency(currency: str) -> bool:
-    return len(currency) == 3 and currency.isalpha() and currency.isupper() and is_currency(currency)
+    return (len(currency) == 3 and currency.isalpha() and currency.isupper() and is_currency(currency)
+            and currency in _IN_USE)
 
 
 def to_minor(amount: Decimal, currency: str) -> int:

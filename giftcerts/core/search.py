@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts.core.codes import normalize_code
+from giftcerts.core.validation import clean_text
 from giftcerts.models import Certificate, CertificateStatus
 
 DEFAULT_PAGE_SIZE = 25
@@ -34,9 +35,23 @@ def parse_status(value: str | None) -> CertificateStatus | None:
 
 
 def _parse_cursor(cursor: str | None) -> int | None:
-    if cursor and cursor.isdigit() and len(cursor) < 19:
+    if cursor and cursor.isascii() and cursor.isdigit() and len(cursor) < 19:
         return int(cursor)
     return None
+
+
+def _unicode_lower(session: Session):
+    """SQL lower() that folds every letter like Python does, so "Élodie" finds "élodie".
+
+    PostgreSQL's lower() already does; SQLite's built-in one only folds A-Z, so there a
+    Python function is registered on the connection (cheap, and idempotent).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return sa.func.lower
+    session.connection().connection.driver_connection.create_function(
+        "unicode_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True
+    )
+    return sa.func.unicode_lower
 
 
 def search_certificates(
@@ -51,7 +66,8 @@ def search_certificates(
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     status_value = parse_status(status.value if isinstance(status, CertificateStatus) else status)
     before = _parse_cursor(cursor)
-    text = (query or "").strip()[:254]
+    # Cleaned like stored names (NFC, no control characters: PostgreSQL refuses NUL in text).
+    text = clean_text(query)[:254]
 
     def scoped(*conditions):
         stmt = select(Certificate.id).where(Certificate.workspace_id == workspace_id, *conditions)
@@ -72,13 +88,14 @@ def search_certificates(
     elif (code := normalize_code(text)) is not None:
         id_query = scoped(Certificate.code == code)
     else:
+        lower = _unicode_lower(session)
         pattern = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         id_query = scoped(
             sa.or_(
                 Certificate.purchaser_email.like(pattern, escape="\\"),
                 Certificate.recipient_email.like(pattern, escape="\\"),
-                sa.func.lower(Certificate.purchaser_name).like(pattern, escape="\\"),
-                sa.func.lower(Certificate.recipient_name).like(pattern, escape="\\"),
+                lower(Certificate.purchaser_name).like(pattern, escape="\\"),
+                lower(Certificate.recipient_name).like(pattern, escape="\\"),
             )
         )
 

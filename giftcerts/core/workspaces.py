@@ -104,13 +104,15 @@ def _money_field(text: str, currency: str, field: str, label: str, errors: dict[
     try:
         return money.parse_amount(text, currency, field=field)
     except ValidationError as exc:
-        errors[field] = exc.message.replace("an amount", f"the {label}").replace("The amount", f"The {label}")
+        errors[field] = (exc.message.replace("an amount", f"the {label}").replace("the amount", f"the {label}")
+                         .replace("The amount", f"The {label}"))
         return 0
 
 
 def _days(value: str | int, errors: dict[str, str]) -> int:
     text = str(value).strip()
-    if not text.isdigit() or not 1 <= int(text) <= MAX_EXPIRY_DAYS:
+    # ASCII digits only: "²".isdigit() is true but int("²") raises.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_EXPIRY_DAYS:
         errors["expiry_days"] = f"Enter a whole number of days from 1 to {MAX_EXPIRY_DAYS}."
         return 0
     return int(text)

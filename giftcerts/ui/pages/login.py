@@ -39,7 +39,9 @@ class LoginState(AuthState):
             return
         wait = ratelimit.hit(ratelimit.SIGN_IN_PER_ADDRESS, "sign-in", self.router.session.client_ip or "unknown")
         if wait is not None:
-            self.error = f"Too many sign-in attempts from your network. Try again in {wait // 60 + 1} minutes."
+            minutes = wait // 60 + 1
+            self.error = (f"Too many sign-in attempts from your network. "
+                          f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
             return
         # argon2 is deliberately slow: keep it off the event loop that serves every other client.
         outcome = await asyncio.to_thread(_sign_in, email, password)
