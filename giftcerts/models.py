@@ -36,6 +36,16 @@ class CertificateSource(str, enum.Enum):
     API = "api"
 
 
+class OrderStatus(str, enum.Enum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+
+
+class RedemptionStatus(str, enum.Enum):
+    APPLIED = "applied"
+    RELEASED = "released"
+
+
 class StaffRole(str, enum.Enum):
     OWNER = "owner"
     STAFF = "staff"
@@ -71,6 +81,9 @@ class Workspace(SQLModel, table=True):
     expiry_days: int = Field(default=365)
     # Comma-separated minor-unit amounts offered as one-click choices, e.g. "5000,10000,25000".
     preset_amounts: str = Field(default="5000,10000,25000", max_length=500)
+    # Space-separated origins (https://booking.example.com) allowed to embed the redemption
+    # widget and to receive its postMessage; also sent as CSP frame-ancestors.
+    embed_origins: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -169,3 +182,79 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class Order(SQLModel, table=True):
+    """A booking on the operator's booking platform, as far as gift certificates are concerned."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "reference", name="uq_orders_ws_reference"),
+        sa.CheckConstraint("total_cents > 0", name="ck_order_total_positive"),
+        # Never pay more than the order is worth: the last line of defence against double spend.
+        sa.CheckConstraint("amount_due_cents >= 0 AND amount_due_cents <= total_cents", name="ck_order_amount_due"),
+        sa.CheckConstraint("status IN ('open', 'cancelled')", name="ck_order_status"),
+        sa.Index("ix_orders_ws_id", "workspace_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    reference: str = Field(max_length=100)
+    total_cents: int
+    amount_due_cents: int
+    currency: str = Field(max_length=3)
+    customer_email: str = Field(default="", max_length=254)
+    status: str = Field(default=OrderStatus.OPEN.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Redemption(SQLModel, table=True):
+    """One certificate applied in full as payment on one order."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="ck_redemption_amount_positive"),
+        sa.CheckConstraint("status IN ('applied', 'released')", name="ck_redemption_status"),
+        # A certificate pays for at most one order at a time, whatever the application does.
+        sa.Index("uq_redemptions_applied_certificate", "certificate_id", unique=True,
+                 sqlite_where=sa.text("status = 'applied'"), postgresql_where=sa.text("status = 'applied'")),
+        sa.Index("ix_redemptions_order_id", "order_id", "id"),
+        sa.Index("ix_redemptions_certificate_id", "certificate_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    order_id: int = Field(foreign_key="orders.id")
+    certificate_id: int = Field(foreign_key="certificates.id")
+    amount_cents: int
+    status: str = Field(default=RedemptionStatus.APPLIED.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
+    released_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first response to a write request, replayed for any retry with the same key."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "key", name="uq_idempotency_ws_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    key: str = Field(max_length=255)
+    request_fingerprint: str = Field(max_length=64)
+    response_status: int = Field(default=0)
+    response_body: str = Field(default="")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class WidgetSession(SQLModel, table=True):
+    """A short-lived grant for the redemption widget to work on one order (no API key in the browser)."""
+
+    __tablename__ = "widget_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    order_id: int = Field(foreign_key="orders.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

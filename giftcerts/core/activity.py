@@ -24,6 +24,7 @@ class ActivityKind(str, enum.Enum):
     PURCHASED_FROM_PORTAL = "Purchased from Portal"
     ACTIVATED_FROM_PORTAL = "Activated from Portal"
     EXPIRED = "Expired"
+    RELEASED = "Released"
 
 
 MEANINGS: dict[ActivityKind, str] = {
@@ -36,6 +37,7 @@ MEANINGS: dict[ActivityKind, str] = {
     ActivityKind.PURCHASED_FROM_PORTAL: "Purchase came from the public portal",
     ActivityKind.ACTIVATED_FROM_PORTAL: "Certificate became active via portal purchase",
     ActivityKind.EXPIRED: "Certificate passed its expiration date",
+    ActivityKind.RELEASED: "Redemption was undone because the booking was cancelled",
 }
 
 SYSTEM_ACTOR = "system"

@@ -63,3 +63,18 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ExceedsOrderTotal(DomainError):
+    code = "exceeds_order_total"
+    http_status = 409
+
+
+class CurrencyMismatch(DomainError):
+    code = "currency_mismatch"
+    http_status = 409
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    http_status = 409

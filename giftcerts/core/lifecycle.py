@@ -3,6 +3,7 @@
     Pending -> Active (payment or staff) -> Redeemed | Voided | Expired
     Pending -> Voided (an unpaid sale cancelled)
     Voided  -> Active (reactivate; refused when it expired meanwhile)
+    Redeemed -> Active | Expired (the redemption is released because the booking was cancelled)
 
 Every transition is a conditional UPDATE (`... WHERE status IN (allowed)`), so two
 staff members, tabs or API clients racing on one certificate cannot both win, and
@@ -32,7 +33,7 @@ ALLOWED: dict[CertificateStatus, frozenset[CertificateStatus]] = {
     S.PENDING: frozenset({S.ACTIVE, S.VOIDED}),
     S.ACTIVE: frozenset({S.REDEEMED, S.VOIDED, S.EXPIRED}),
     S.VOIDED: frozenset({S.ACTIVE}),
-    S.REDEEMED: frozenset(),
+    S.REDEEMED: frozenset({S.ACTIVE, S.EXPIRED}),  # released: booking cancelled before travel
     S.EXPIRED: frozenset(),
 }
 

@@ -16,7 +16,8 @@ from sqlmodel import SQLModel
 import giftcerts.models  # noqa: F401  (registers the tables)
 from giftcerts import db, migrate
 
-TABLES = {"workspaces", "staff_users", "staff_sessions", "certificates", "activities", "api_keys"}
+TABLES = {"workspaces", "staff_users", "staff_sessions", "certificates", "activities", "api_keys", "orders",
+          "redemptions", "idempotency_records", "widget_sessions"}
 
 
 def schema_differences(url: str) -> list:

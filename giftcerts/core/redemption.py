@@ -1,0 +1,299 @@
+"""Orders and redemptions: where certificates are spent.
+
+The seed's rules, in order: the code exists in this workspace and is Active; it has not
+expired (checked against the clock, never the sweep); its value is not greater than what
+the order still owes; same currency. It is applied in full on that one order and the
+certificate becomes Redeemed.
+
+No double spending: the certificate moves with a conditional UPDATE (`status = 'active'
+AND expires_at > now`) and the order's amount due with another (`amount_due_cents >=
+value`), both in one transaction. Of any number of simultaneous attempts on one code
+exactly one UPDATE matches; simultaneous certificates on one order can never take the
+amount due below zero (a CHECK constraint backs this up). A partial unique index allows
+one applied redemption per certificate.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from giftcerts.clock import format_date, utcnow
+from giftcerts.core import activity, lifecycle, money
+from giftcerts.core.accounts import hash_token
+from giftcerts.core.activity import ActivityKind
+from giftcerts.core.codes import normalize_code
+from giftcerts.core.errors import (
+    CertificateExpired,
+    Conflict,
+    CurrencyMismatch,
+    ExceedsOrderTotal,
+    InvalidCode,
+    InvalidTransition,
+    NotFound,
+    ValidationError,
+)
+from giftcerts.core.validation import clean_email, clean_text
+from giftcerts.models import (
+    Certificate,
+    CertificateStatus,
+    Order,
+    OrderStatus,
+    Redemption,
+    RedemptionStatus,
+    WidgetSession,
+    Workspace,
+)
+
+S = CertificateStatus
+WIDGET_SESSION_MINUTES = 30
+REFERENCE_MAX = 100
+
+
+# --- orders -------------------------------------------------------------------------------
+
+def create_order(
+    session: Session, workspace: Workspace, *, reference: str | None, total_cents: int | str | None,
+    currency: str | None = None, customer_email: str | None = "", now: datetime | None = None,
+) -> Order:
+    errors: dict[str, str] = {}
+    ref = clean_text(reference)
+    if not ref:
+        errors["reference"] = "Enter the booking reference."
+    elif len(ref) > REFERENCE_MAX:
+        errors["reference"] = f"The booking reference must be at most {REFERENCE_MAX} characters."
+    currency = (currency or workspace.currency).strip().upper()
+    if not money.valid_currency(currency):
+        errors["currency"] = "Choose a valid ISO 4217 currency code, such as USD or EUR."
+    total = total_cents if isinstance(total_cents, int) and not isinstance(total_cents, bool) else None
+    if total is None or not 0 < total <= money.ABSOLUTE_MAX_CENTS:
+        errors["total_cents"] = "The order total must be a positive whole number of minor units."
+    email = ""
+    if customer_email:
+        email = clean_email(customer_email, "customer email", errors, "customer_email")
+    if not errors and session.exec(
+        select(Order.id).where(Order.workspace_id == workspace.id, Order.reference == ref)
+    ).first():
+        raise Conflict(f"An order with the reference “{ref}” already exists.", field="reference")
+    if errors:
+        raise ValidationError(errors)
+    order = Order(workspace_id=workspace.id, reference=ref, total_cents=total, amount_due_cents=total,
+                  currency=currency, customer_email=email, created_at=now or utcnow())
+    session.add(order)
+    session.flush()
+    return order
+
+
+def get_order(session: Session, *, workspace_id: int, order_id: int | str | None) -> Order:
+    """An order of this workspace; another workspace's id is simply not found."""
+    try:
+        oid = int(order_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise NotFound("Order not found.") from None
+    order = session.exec(select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)).first()
+    if order is None:
+        raise NotFound("Order not found.")
+    return order
+
+
+def order_redemptions(session: Session, order: Order) -> list[tuple[Redemption, Certificate]]:
+    return list(session.exec(
+        select(Redemption, Certificate)
+        .join(Certificate, Certificate.id == Redemption.certificate_id)
+        .where(Redemption.order_id == order.id, Redemption.workspace_id == order.workspace_id)
+        .order_by(Redemption.id)
+    ).all())
+
+
+def certificate_redemptions(session: Session, cert: Certificate) -> list[tuple[Redemption, Order]]:
+    return list(session.exec(
+        select(Redemption, Order)
+        .join(Order, Order.id == Redemption.order_id)
+        .where(Redemption.certificate_id == cert.id, Redemption.workspace_id == cert.workspace_id)
+        .order_by(Redemption.id.desc())
+    ).all())
+
+
+def list_orders(session: Session, *, workspace_id: int, cursor: str | None = None, limit: int = 25,
+                query: str | None = None) -> tuple[list[Order], str | None]:
+    stmt = select(Order).where(Order.workspace_id == workspace_id)
+    if cursor and cursor.isascii() and cursor.isdigit() and len(cursor) < 19:
+        stmt = stmt.where(Order.id < int(cursor))
+    text = clean_text(query)[:100]
+    if text:
+        stmt = stmt.where(sa.or_(Order.reference == text, Order.customer_email == text.lower()))
+    rows = list(session.exec(stmt.order_by(Order.id.desc()).limit(limit + 1)))
+    return rows[:limit], (str(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+# --- redemption ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Preview:
+    certificate: Certificate
+    order: Order
+    value_cents: int
+    amount_due_after_cents: int
+
+
+def _eligible(session: Session, workspace: Workspace, *, code: str | None, order: Order, now: datetime) -> Certificate:
+    """Every rule of the seed, each with a message a customer can act on."""
+    normalized = normalize_code(code)
+    cert = None
+    if normalized is not None:
+        cert = session.exec(
+            select(Certificate).where(Certificate.code == normalized, Certificate.workspace_id == workspace.id)
+        ).first()
+    if cert is None:
+        raise InvalidCode()
+    if order.status != OrderStatus.OPEN.value:
+        raise InvalidTransition("This order has been cancelled, so nothing more can be applied to it.")
+    if cert.status == S.REDEEMED.value:
+        raise InvalidTransition("This gift certificate has already been used.")
+    if cert.status == S.EXPIRED.value or (
+        cert.status == S.ACTIVE.value and cert.expires_at is not None and cert.expires_at <= now
+    ):
+        raise CertificateExpired(f"This gift certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
+    if cert.status == S.VOIDED.value:
+        raise InvalidTransition("This gift certificate has been cancelled and cannot be used.")
+    if cert.status == S.PENDING.value:
+        raise InvalidTransition("This gift certificate has not been paid for yet, so it cannot be used.")
+    if cert.currency != order.currency:
+        raise CurrencyMismatch(f"This gift certificate is in {cert.currency} but the order is in {order.currency}.")
+    if cert.amount_cents > order.amount_due_cents:
+        raise ExceedsOrderTotal(
+            f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
+            f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order. "
+            "It must be used in full on a single booking."
+        )
+    return cert
+
+
+def preview(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None,
+            now: datetime | None = None) -> Preview:
+    """What would happen, without changing anything."""
+    now = now or utcnow()
+    order = get_order(session, workspace_id=workspace.id, order_id=order_id)
+    cert = _eligible(session, workspace, code=code, order=order, now=now)
+    return Preview(certificate=cert, order=order, value_cents=cert.amount_cents,
+                   amount_due_after_cents=order.amount_due_cents - cert.amount_cents)
+
+
+def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
+           now: datetime | None = None) -> Redemption:
+    """Apply a certificate in full as payment on an order. One transaction, race-proof."""
+    now = now or utcnow()
+    order = get_order(session, workspace_id=workspace.id, order_id=order_id)
+    cert = _eligible(session, workspace, code=code, order=order, now=now)
+    try:
+        lifecycle.redeem_certificate(session, workspace, certificate_id=cert.id, actor=actor, now=now,
+                                     order_reference=order.reference)
+    except InvalidTransition as exc:  # lost a race: someone else changed it a moment ago
+        if cert.status == S.REDEEMED.value:
+            raise InvalidTransition("This gift certificate has already been used.") from None
+        raise exc
+    taken = session.execute(
+        sa.update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.OPEN.value,
+               Order.amount_due_cents >= cert.amount_cents)
+        .values(amount_due_cents=Order.amount_due_cents - cert.amount_cents)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:
+        # Another certificate was applied meanwhile; the caller's transaction rolls back the certificate too.
+        session.refresh(order)
+        raise ExceedsOrderTotal(
+            f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
+            f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order."
+        )
+    redemption = Redemption(workspace_id=workspace.id, order_id=order.id, certificate_id=cert.id,
+                            amount_cents=cert.amount_cents, created_at=now)
+    session.add(redemption)
+    session.flush()
+    session.refresh(order)
+    return redemption
+
+
+def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
+    try:
+        rid = int(redemption_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise NotFound("Redemption not found.") from None
+    red = session.exec(
+        select(Redemption).where(Redemption.id == rid, Redemption.workspace_id == workspace_id)
+    ).first()
+    if red is None:
+        raise NotFound("Redemption not found.")
+    return red
+
+
+def release(session: Session, workspace: Workspace, *, redemption_id: int | str | None, actor: str,
+            now: datetime | None = None) -> Redemption:
+    """Undo a redemption (booking cancelled before travel): the order owes the amount again and
+    the certificate is Active again, or Expired if its date has passed meanwhile."""
+    now = now or utcnow()
+    red = get_redemption(session, workspace_id=workspace.id, redemption_id=redemption_id)
+    done = session.execute(
+        sa.update(Redemption)
+        .where(Redemption.id == red.id, Redemption.status == RedemptionStatus.APPLIED.value)
+        .values(status=RedemptionStatus.RELEASED.value, released_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:
+        raise InvalidTransition("This redemption has already been released.")
+    session.execute(
+        sa.update(Order).where(Order.id == red.order_id)
+        .values(amount_due_cents=Order.amount_due_cents + red.amount_cents)
+        .execution_options(synchronize_session=False)
+    )
+    order = session.get(Order, red.order_id)
+    session.refresh(order)
+    cert = session.get(Certificate, red.certificate_id)
+    still_valid = cert.expires_at is not None and cert.expires_at > now
+    target = S.ACTIVE if still_valid else S.EXPIRED
+    lifecycle._transition(session, cert, target, allowed_from=[S.REDEEMED.value],
+                          values={"redeemed_at": None} if still_valid else {})
+    activity.record(session, cert, ActivityKind.RELEASED, actor=actor, now=now,
+                    details=f"Order {order.reference} cancelled; "
+                            + ("the certificate can be used again" if still_valid else
+                               f"the certificate expired on {format_date(cert.expires_at, workspace.timezone)}"))
+    if not still_valid:
+        activity.record(session, cert, ActivityKind.EXPIRED, actor=activity.SYSTEM_ACTOR, now=now,
+                        details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
+    session.refresh(red)
+    return red
+
+
+# --- widget sessions ----------------------------------------------------------------------
+
+def create_widget_session(session: Session, workspace: Workspace, *, order_id: int | str | None,
+                          now: datetime | None = None) -> tuple[WidgetSession, str]:
+    """A short-lived token that lets the checkout widget redeem on one order only."""
+    now = now or utcnow()
+    order = get_order(session, workspace_id=workspace.id, order_id=order_id)
+    token = "gcw_" + secrets.token_urlsafe(32)
+    grant = WidgetSession(token_hash=hash_token(token), workspace_id=workspace.id, order_id=order.id,
+                          created_at=now, expires_at=now + timedelta(minutes=WIDGET_SESSION_MINUTES))
+    session.add(grant)
+    session.flush()
+    return grant, token
+
+
+def resolve_widget_session(session: Session, token: str | None, *, now: datetime | None = None
+                           ) -> tuple[Workspace, Order] | None:
+    if not token or len(token) > 128:
+        return None
+    row = session.exec(
+        select(WidgetSession, Workspace, Order)
+        .join(Workspace, Workspace.id == WidgetSession.workspace_id)
+        .join(Order, Order.id == WidgetSession.order_id)
+        .where(WidgetSession.token_hash == hash_token(token), WidgetSession.expires_at > (now or utcnow()))
+    ).first()
+    if row is None:
+        return None
+    _, workspace, order = row
+    return workspace, order
