@@ -3,9 +3,8 @@ business rules live in giftcerts.core."""
 
 import reflex as rx
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse, RedirectResponse
-from starlette.routing import Route
 
+from giftcerts.api.routes import routes as api_routes
 from giftcerts.ui import routes
 from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
 from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
@@ -14,18 +13,8 @@ from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certific
 from giftcerts.ui.pages.settings import SettingsState, settings_page
 
 
-async def health(_request):
-    return JSONResponse({"status": "ok"})
-
-
-async def dashboard_home(_request):
-    return RedirectResponse(routes.CERTIFICATES)
-
-
-api = Starlette(routes=[Route("/api/v1/health", health)])
-
 app = rx.App(
-    api_transformer=api,
+    api_transformer=Starlette(routes=api_routes()),
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
 )
 

@@ -7,8 +7,17 @@ database that is dropped at the end.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
 
 import psycopg
 import pytest
@@ -17,6 +26,9 @@ from sqlmodel import SQLModel
 
 from giftcerts import db, migrate
 
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("GIFTCERTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -64,3 +76,65 @@ def sqlite_only_url(sqlite_url):
     _wipe(sqlite_url)
     yield sqlite_url
     _wipe(sqlite_url)
+
+
+# --- the running app (browser tests, tests against the live server) ----------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Start `reflex run --env prod` once per run on a free port with its own SQLite database,
+    seeded through the real CLI; yields its base URL, database URL and the demo login/API key."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = int(os.environ.get("GIFTCERTS_TEST_PORT") or _free_port())
+    base = f"http://localhost:{port}"
+    db_url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'browser.db'}"
+    env = {**os.environ, "REFLEX_DB_URL": db_url, "PORT": str(port), "GIFTCERTS_PUBLIC_URL": base,
+           "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_USE_SYSTEM_BUN": "1"}
+    env.pop("PYTEST_CURRENT_TEST", None)
+    seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
+                            capture_output=True, text=True)
+    demo = json.loads(seeded.stdout.strip().splitlines()[-1])
+    log = open(ARTIFACTS / "app-server.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "reflex"), "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        _wait_until_up(base, proc)
+        yield {"base": base, "db_url": db_url, **demo}
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with {proc.returncode}; see test-artifacts/app-server.log")
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200 and \
+                    httpx.get(f"{base}/login", timeout=5, follow_redirects=True).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError("the app did not start in time; see test-artifacts/app-server.log")
+
+
