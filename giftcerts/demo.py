@@ -13,6 +13,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from giftcerts import config
 from giftcerts.clock import utcnow
 from giftcerts.core import accounts, apikeys, lifecycle, workspaces
 from giftcerts.core.accounts import _hasher
@@ -37,6 +38,11 @@ def seed_demo(session: Session) -> dict:
     if ws is None:
         ws = workspaces.create_workspace(session, slug=DEMO_SLUG, name="Demo Adventures", currency="USD",
                                          timezone="America/New_York")
+    # The demo checkout page (/demo/checkout) embeds the widget from the app's own origin.
+    own_origin = workspaces.normalize_origin(config.public_url())
+    if own_origin and own_origin not in ws.embed_origins.split():
+        ws.embed_origins = " ".join([*ws.embed_origins.split(), own_origin])
+        session.add(ws)
     password = secrets.token_urlsafe(12)
     _ensure_staff(session, ws, DEMO_EMAIL, password, StaffRole.OWNER, "Demo Owner")
     _ensure_staff(session, ws, VIEWER_EMAIL, password, StaffRole.VIEWER, "Demo Viewer")

@@ -5,16 +5,23 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from giftcerts.api.routes import routes as api_routes
+from giftcerts.framing import frame_ancestors
 from giftcerts.ui import routes
+from giftcerts.ui.pages.api_keys import ApiKeysState, api_keys_page
 from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
 from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
+from giftcerts.ui.pages.demo_checkout import DemoCheckoutState, demo_checkout_page
 from giftcerts.ui.pages.login import LoginState, login_page
 from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
+from giftcerts.ui.pages.order_detail import OrderState, order_page
+from giftcerts.ui.pages.orders import OrdersState, orders_page
 from giftcerts.ui.pages.settings import SettingsState, settings_page
+from giftcerts.ui.pages.widget import WidgetState, widget_page
 
 
 app = rx.App(
-    api_transformer=Starlette(routes=api_routes()),
+    # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
+    api_transformer=[Starlette(routes=api_routes()), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
 )
 
@@ -34,3 +41,13 @@ app.add_page(certificate_page, route=routes.CERTIFICATE, title="Certificate · g
              on_load=[CertificateState.require_login, CertificateState.on_load])
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · giftcerts",
              on_load=[SettingsState.require_login, SettingsState.on_load])
+app.add_page(orders_page, route=routes.ORDERS, title="Orders · giftcerts",
+             on_load=[OrdersState.require_login, OrdersState.on_load])
+app.add_page(order_page, route=routes.ORDER, title="Order · giftcerts",
+             on_load=[OrderState.require_login, OrderState.on_load])
+app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys · giftcerts",
+             on_load=[ApiKeysState.require_login, ApiKeysState.on_load])
+# Public pages: the redemption widget (authority: its session token) and the demo booking site.
+app.add_page(widget_page, route=routes.WIDGET, title="Gift certificate", on_load=WidgetState.on_load)
+app.add_page(demo_checkout_page, route=routes.DEMO_CHECKOUT, title="Checkout · Demo Adventures",
+             on_load=DemoCheckoutState.on_load)

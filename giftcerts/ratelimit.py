@@ -13,6 +13,8 @@ from limits.strategies import MovingWindowRateLimiter
 from giftcerts import config
 
 SIGN_IN_PER_ADDRESS = parse("20/10 minutes")
+# Orders opened by the public demo checkout page (/demo/checkout).
+DEMO_CHECKOUTS_PER_ADDRESS = parse("60/10 minutes")
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,7 @@ from tests.factories import PASSWORD, make_certificate, make_staff, make_workspa
 import giftcerts.giftcerts  # noqa: F401  (registers every page State)
 
 # staff_users is left out: signing in (done before each call) updates it.
-BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys"]
+BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys", "orders", "redemptions"]
 # The sign-in handler is anonymous by design; its writes (failure counts) are tested in core.
 PUBLIC_HANDLERS = {("LoginState", "sign_in"), ("LoginState", "redirect_if_signed_in")}
 FORM = {
@@ -38,6 +38,7 @@ FORM = {
     "recipient_name": "Mallory", "recipient_email": "m@example.com", "amount": "100", "message": "hi",
     "paid": "on", "portal_enabled": "on", "min_amount": "1", "max_amount": "5", "expiry_days": "1",
     "currency": "EUR", "timezone": "UTC", "preset_amounts": "2", "email": "x@example.com", "password": "x",
+    "embed_origins": "https://evil.example", "name": "Mallory's key",
 }
 
 
@@ -89,8 +90,15 @@ def world(sqlite_only_url, monkeypatch):
             "pending": make_certificate(s, target, paid=False),
             "voided": make_certificate(s, target),
         }
-        from giftcerts.core import lifecycle
+        from giftcerts.core import apikeys, lifecycle, redemption
         lifecycle.void_certificate(s, target, certificate_id=certs["voided"].id, reason="x", actor="t")
+        # An order with a certificate applied, and an API key: what the Orders and API keys pages show.
+        spent = make_certificate(s, target)
+        order = redemption.create_order(s, target, reference="BK-SECRET", total_cents=50000,
+                                        customer_email="secret.customer@target.example")
+        redemption.redeem(s, target, code=spent.code, order_id=order.id, actor="api")
+        apikeys.create_api_key(s, target, name="Target key")
+        certs["redeemed"] = spent
         other = make_workspace(s, slug="other")
         make_staff(s, other, email="owner@other.example")
 
@@ -99,13 +107,14 @@ def world(sqlite_only_url, monkeypatch):
         with db.write_session(sqlite_only_url) as s:
             return accounts.sign_in(s, email=email, password=PASSWORD).token
 
-    return {"url": sqlite_only_url, "certs": certs, "sign_in": sign_in}
+    return {"url": sqlite_only_url, "certs": certs, "sign_in": sign_in, "order_id": order.id}
 
 
-def call(cls, name, handler, *, token: str, cert_id: int):
+def call(cls, name, handler, *, token: str, cert_id: int, order_id: int | None = None):
     root = rx.State(_reflex_internal_init=True)
     root.router = RouterData.from_router_data(
-        {"query": {"cert_id": str(cert_id)}, "pathname": "/dashboard/certificates/[cert_id]",
+        {"query": {"cert_id": str(cert_id), "order_id": str(order_id or cert_id)},
+         "pathname": "/dashboard/certificates/[cert_id]",
          "asPath": f"/dashboard/certificates/{cert_id}", "headers": {}, "ip": "203.0.113.9"}
     )
     root.get_substate(AuthState.get_full_name().split(".")).session_token = token
@@ -124,7 +133,7 @@ def call(cls, name, handler, *, token: str, cert_id: int):
 def leaked(root, certs) -> list[str]:
     sent = json.dumps(root.dict(), default=str)
     secrets = [c.code for c in certs.values()] + [c.code[-4:] + '"' for c in certs.values()]
-    secrets += ["secret.recipient@target.example"]
+    secrets += ["secret.recipient@target.example", "secret.customer@target.example", "BK-SECRET"]
     return [s for s in secrets if s in sent]
 
 
@@ -143,7 +152,7 @@ def test_no_handler_writes_anything_for_an_unauthorised_caller(world, intruder):
     token = INTRUDERS[intruder](world["sign_in"])
     for cls, name, handler in handlers():
         for cert in world["certs"].values():
-            root = call(cls, name, handler, token=token, cert_id=cert.id)
+            root = call(cls, name, handler, token=token, cert_id=cert.id, order_id=world["order_id"])
             if name == "sign_out":  # that call ended the session: start a new one
                 token = INTRUDERS[intruder](world["sign_in"])
             called += 1
@@ -185,3 +194,25 @@ def test_automatic_setters_are_off():
 
 def test_tables_are_known():
     assert set(BUSINESS_TABLES) <= set(SQLModel.metadata.tables)
+
+
+def test_the_owner_does_see_orders_and_manage_api_keys(world):
+    """The harness reaches the new pages: the owner sees the order and creates/revokes a key."""
+    token = world["sign_in"]("owner@target.example")
+    by_name = {(cls.__name__, name): (cls, handler) for cls, name, handler in handlers()}
+
+    def run(cls_name, name, **kw):
+        cls, handler = by_name[(cls_name, name)]
+        root = call(cls, name, handler, token=token, cert_id=world["certs"]["redeemed"].id,
+                    order_id=world["order_id"])
+        return root.get_substate(cls.get_full_name().split("."))
+
+    order = run("OrderState", "on_load")
+    assert order.order["reference"] == "BK-SECRET" and len(order.lines) == 1
+    cert = run("CertificateState", "on_load")
+    assert [u["reference"] for u in cert.uses] == ["BK-SECRET"]
+
+    before = snapshot(world["url"])
+    created = run("ApiKeysState", "create")
+    assert created.created_key.startswith("gc_live_") and created.key_dialog_open
+    assert len(snapshot(world["url"])["api_keys"]) == len(before["api_keys"]) + 1

@@ -1,12 +1,58 @@
 """Every Starlette route of the app, mounted into Reflex through `api_transformer`."""
 
-from starlette.responses import JSONResponse
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from itertools import groupby
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from giftcerts.api import docs, openapi
+from giftcerts.api.dispatch import endpoint
+from giftcerts.api.errors import MethodNotAllowed, error_response
+from giftcerts.api.operations import OPERATIONS, V1
+from giftcerts.core.errors import NotFound
 
-async def health(_request):
+# Routes answer every method themselves, so a wrong one gets a JSON 405 (with Allow), not plain text.
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+
+
+def _get_only(produce: Callable[[Request], Response]) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return error_response(MethodNotAllowed(["GET"]))
+        return produce(request)
+
+    return handle
+
+
+def _health(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def _openapi(_request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
+def _docs(_request: Request) -> Response:
+    return HTMLResponse(docs.render(), headers={"Content-Security-Policy": "default-src 'none'; "
+                                                "style-src 'unsafe-inline'; frame-ancestors 'none'"})
+
+
+async def _unknown(_request: Request) -> Response:
+    return error_response(NotFound("There is no such API endpoint. See /api/v1/docs."))
+
+
 def routes() -> list[Route]:
-    return [Route("/api/v1/health", health)]
+    ordered = sorted(OPERATIONS, key=lambda op: op.path)
+    api = [Route(path, endpoint(list(ops)), methods=ANY_METHOD)
+           for path, ops in groupby(ordered, key=lambda op: op.path)]
+    return [
+        Route(f"{V1}/health", _get_only(_health), methods=ANY_METHOD),
+        Route(f"{V1}/openapi.json", _get_only(_openapi), methods=ANY_METHOD),
+        Route(f"{V1}/docs", _get_only(_docs), methods=ANY_METHOD),
+        *api,
+        Route(V1 + "/{rest:path}", _unknown, methods=ANY_METHOD),
+    ]

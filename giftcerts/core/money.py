@@ -12,7 +12,7 @@ from giftcerts.core.errors import ValidationError
 
 DISPLAY_LOCALE = "en_US"
 # Far above any plausible gift certificate, far below integer overflow anywhere.
-ABSOLUTE_MAX_CENTS = 100_000_000_00
+ABSOLUTE_MAX_CENTS = 1_000_000_000  # amounts are 32-bit INTEGER columns
 _PLAIN_NUMBER = re.compile(r"^\d+(\.\d+)?$")
 
 

@@ -27,6 +27,7 @@ from giftcerts.core import activity, lifecycle, money
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
+from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import (
     CertificateExpired,
     Conflict,
@@ -90,10 +91,9 @@ def create_order(
 
 def get_order(session: Session, *, workspace_id: int, order_id: int | str | None) -> Order:
     """An order of this workspace; another workspace's id is simply not found."""
-    try:
-        oid = int(order_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise NotFound("Order not found.") from None
+    oid = parse_id(order_id)
+    if oid is None:
+        raise NotFound("Order not found.")
     order = session.exec(select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)).first()
     if order is None:
         raise NotFound("Order not found.")
@@ -121,8 +121,8 @@ def certificate_redemptions(session: Session, cert: Certificate) -> list[tuple[R
 def list_orders(session: Session, *, workspace_id: int, cursor: str | None = None, limit: int = 25,
                 query: str | None = None) -> tuple[list[Order], str | None]:
     stmt = select(Order).where(Order.workspace_id == workspace_id)
-    if cursor and cursor.isascii() and cursor.isdigit() and len(cursor) < 19:
-        stmt = stmt.where(Order.id < int(cursor))
+    if (before := parse_id(cursor)) is not None:
+        stmt = stmt.where(Order.id < before)
     text = clean_text(query)[:100]
     if text:
         stmt = stmt.where(sa.or_(Order.reference == text, Order.customer_email == text.lower()))
@@ -219,10 +219,9 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
-    try:
-        rid = int(redemption_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise NotFound("Redemption not found.") from None
+    rid = parse_id(redemption_id)
+    if rid is None:
+        raise NotFound("Redemption not found.")
     red = session.exec(
         select(Redemption).where(Redemption.id == rid, Redemption.workspace_id == workspace_id)
     ).first()
@@ -232,9 +231,12 @@ def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | 
 
 
 def release(session: Session, workspace: Workspace, *, redemption_id: int | str | None, actor: str,
-            now: datetime | None = None) -> Redemption:
+            now: datetime | None = None, reason: str | None = None) -> Redemption:
     """Undo a redemption (booking cancelled before travel): the order owes the amount again and
-    the certificate is Active again, or Expired if its date has passed meanwhile."""
+    the certificate is Active again, or Expired if its date has passed meanwhile.
+
+    `reason` replaces "Order X cancelled" in the activity log (e.g. the customer removed the
+    certificate at checkout before paying)."""
     now = now or utcnow()
     red = get_redemption(session, workspace_id=workspace.id, redemption_id=redemption_id)
     done = session.execute(
@@ -258,7 +260,7 @@ def release(session: Session, workspace: Workspace, *, redemption_id: int | str 
     lifecycle._transition(session, cert, target, allowed_from=[S.REDEEMED.value],
                           values={"redeemed_at": None} if still_valid else {})
     activity.record(session, cert, ActivityKind.RELEASED, actor=actor, now=now,
-                    details=f"Order {order.reference} cancelled; "
+                    details=(reason or f"Order {order.reference} cancelled") + "; "
                             + ("the certificate can be used again" if still_valid else
                                f"the certificate expired on {format_date(cert.expires_at, workspace.timezone)}"))
     if not still_valid:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts.core.codes import normalize_code
+from giftcerts.core.ids import parse_id
 from giftcerts.core.validation import clean_text
 from giftcerts.models import Certificate, CertificateStatus
 
@@ -35,9 +36,7 @@ def parse_status(value: str | None) -> CertificateStatus | None:
 
 
 def _parse_cursor(cursor: str | None) -> int | None:
-    if cursor and cursor.isascii() and cursor.isdigit() and len(cursor) < 19:
-        return int(cursor)
-    return None
+    return parse_id(cursor)
 
 
 def _unicode_lower(session: Session):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from sqlmodel import Session, select
@@ -16,6 +17,9 @@ from giftcerts.models import Workspace
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_EXPIRY_DAYS = 3650
 MAX_PRESETS = 8
+MAX_EMBED_ORIGINS = 10
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def get_workspace(session: Session, workspace_id: int) -> Workspace:
@@ -66,6 +70,7 @@ class SettingsChange:
     currency: str
     timezone: str
     preset_amounts: str
+    embed_origins: str | None = None  # None: leave unchanged
 
 
 def validate_settings(
@@ -77,6 +82,7 @@ def validate_settings(
     currency: str,
     timezone: str,
     preset_amounts: str = "",
+    embed_origins: str | None = None,
 ) -> SettingsChange:
     """Check a settings form as a whole; every problem is reported at once."""
     errors: dict[str, str] = {}
@@ -92,11 +98,13 @@ def validate_settings(
     if timezone not in available_timezones():
         errors["timezone"] = "Choose a valid timezone, such as Europe/Paris."
     presets = _presets(preset_amounts, currency, minimum, maximum, errors)
+    origins = None if embed_origins is None else clean_embed_origins(embed_origins, errors)
     if errors:
         raise ValidationError(errors)
     return SettingsChange(
         portal_enabled=bool(portal_enabled), min_amount_cents=minimum, max_amount_cents=maximum,
         expiry_days=days, currency=currency, timezone=timezone, preset_amounts=presets,
+        embed_origins=origins,
     )
 
 
@@ -139,6 +147,8 @@ def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[
 
 def apply_settings(session: Session, workspace: Workspace, change: SettingsChange) -> Workspace:
     for field, value in change.__dict__.items():
+        if value is None:  # a setting the form did not include
+            continue
         setattr(workspace, field, value)
     session.add(workspace)
     session.flush()
@@ -147,3 +157,65 @@ def apply_settings(session: Session, workspace: Workspace, change: SettingsChang
 
 def preset_list(workspace: Workspace) -> list[int]:
     return [int(p) for p in workspace.preset_amounts.split(",") if p.strip().isdigit()]
+
+
+# --- embedding the redemption widget ------------------------------------------------------
+
+def normalize_origin(text: str) -> str | None:
+    """`https://host[:port]` (or `http://` for localhost) without path, query or credentials,
+    in the exact form a browser reports in `event.origin`; None if it is not such an origin."""
+    raw = (text or "").strip()
+    if not raw or len(raw) > 253 or not raw.isprintable() or "*" in raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "::1":
+        host = "[::1]"
+    elif host:
+        try:
+            host = host.encode("idna").decode("ascii")  # browsers report IDN hosts in punycode
+        except UnicodeError:
+            return None
+    if not host or not (host in LOCAL_HOSTS or _HOST.match(host)):
+        return None
+    if scheme == "http" and host not in LOCAL_HOSTS:
+        return None
+    if scheme not in ("http", "https"):
+        return None
+    default_port = 443 if scheme == "https" else 80
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default_port else "")
+
+
+def clean_embed_origins(text: str | None, errors: dict[str, str], field: str = "embed_origins") -> str:
+    """Space- or comma-separated origins allowed to embed the widget, stored space-separated."""
+    entries = [e for e in re.split(r"[\s,]+", text or "") if e]
+    if len(entries) > MAX_EMBED_ORIGINS:
+        errors[field] = f"List at most {MAX_EMBED_ORIGINS} origins."
+        return ""
+    origins: list[str] = []
+    for entry in entries:
+        origin = normalize_origin(entry)
+        if origin is None:
+            errors[field] = (f"“{entry[:60]}” is not an origin. Use the booking site's address such as "
+                             "https://booking.example.com, without a path (http:// only for localhost).")
+            return ""
+        if origin not in origins:
+            origins.append(origin)
+    return " ".join(origins)
+
+
+def embed_origin_list(workspace: Workspace) -> list[str]:
+    """The workspace's valid embed origins (anything malformed in the database is ignored)."""
+    found: list[str] = []
+    for entry in (workspace.embed_origins or "").split():
+        origin = normalize_origin(entry)
+        if origin and origin not in found:
+            found.append(origin)
+    return found

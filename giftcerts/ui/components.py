@@ -11,7 +11,8 @@ STATUS_COLORS = {"pending": "amber", "active": "green", "redeemed": "blue", "voi
 STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "Active"), ("redeemed", "Redeemed"),
                   ("voided", "Voided"), ("expired", "Expired")]
 
-NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Settings", routes.SETTINGS, "settings")]
+NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
+       ("Settings", routes.SETTINGS, "settings")]
 
 
 def status_badge(status, label) -> rx.Component:

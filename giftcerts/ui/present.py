@@ -64,3 +64,43 @@ def activity_row(entry: Activity, ws: Workspace) -> dict[str, str]:
 
 def amount_input(cents: int, currency: str) -> str:
     return money.format_plain(cents, currency)
+
+
+def order_row(order, ws: Workspace) -> dict[str, str]:
+    return {
+        "id": str(order.id),
+        "reference": order.reference,
+        "customer_email": order.customer_email or "—",
+        "total": money.format_money(order.total_cents, order.currency),
+        "amount_due": money.format_money(order.amount_due_cents, order.currency),
+        "status": order.status,
+        "status_label": order.status.capitalize(),
+        "created": format_local(order.created_at, ws.timezone),
+    }
+
+
+def redemption_row(red, cert: Certificate, ws: Workspace) -> dict[str, str]:
+    """One certificate applied to an order, seen from the order (masked code)."""
+    return {
+        "id": str(red.id),
+        "certificate_id": str(cert.id),
+        "code": mask_code(cert.code),
+        "amount": money.format_money(red.amount_cents, cert.currency),
+        "status": red.status,
+        "status_label": red.status.capitalize(),
+        "when": format_local(red.created_at, ws.timezone),
+        "released": format_local(red.released_at, ws.timezone),
+    }
+
+
+def certificate_use_row(red, order, ws: Workspace) -> dict[str, str]:
+    """One order a certificate was applied to, seen from the certificate."""
+    return {
+        "id": str(red.id),
+        "order_id": str(order.id),
+        "reference": order.reference,
+        "amount": money.format_money(red.amount_cents, order.currency),
+        "status": red.status,
+        "when": format_local(red.created_at, ws.timezone),
+        "released": format_local(red.released_at, ws.timezone),
+    }

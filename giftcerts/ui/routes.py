@@ -10,3 +10,12 @@ SETTINGS = "/dashboard/settings"
 
 def certificate(cert_id: int | str) -> str:
     return f"{CERTIFICATES}/{cert_id}"
+ORDERS = "/dashboard/orders"
+ORDER = "/dashboard/orders/[order_id]"
+API_KEYS = "/dashboard/settings/api-keys"
+WIDGET = "/widget/redeem"
+DEMO_CHECKOUT = "/demo/checkout"
+
+
+def order(order_id: int | str) -> str:
+    return f"{ORDERS}/{order_id}"

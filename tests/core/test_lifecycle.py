@@ -174,3 +174,12 @@ def test_emails_are_stored_lower_case_for_search(db_url):
         ws = make_workspace(s)
         cert = make_certificate(s, ws, purchaser_email="Pat.Buyer@Example.COM")
         assert cert.purchaser_email == "pat.buyer@example.com"
+
+
+@pytest.mark.parametrize("raw", ["2147483648", "99999999999999999", "0", "-1", "²", "1e3", "", None, True])
+def test_ids_that_cannot_exist_are_simply_not_found(db_url, raw):
+    """Ids arrive as text from URLs and forms; out-of-range ones must not reach the database."""
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        with pytest.raises(NotFound):
+            lifecycle.get_certificate(s, workspace_id=ws.id, certificate_id=raw)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import activity, lifecycle
+from giftcerts.core import activity, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
+from giftcerts.core.ids import parse_id
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, detail_item, field_error, status_badge
@@ -15,6 +16,7 @@ from giftcerts.ui.components import dashboard_page, detail_item, field_error, st
 class CertificateState(AuthState):
     cert: dict[str, str] = {}
     timeline: list[dict[str, str]] = []
+    uses: list[dict[str, str]] = []  # orders this certificate was applied to, newest first
     not_found: bool = False
     loaded: bool = False
     void_open: bool = False
@@ -23,7 +25,7 @@ class CertificateState(AuthState):
 
     def _cert_id(self) -> int | None:
         raw = str(self.router.page.params.get("cert_id", ""))
-        return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+        return parse_id(raw)
 
     def _refresh(self, principal) -> None:
         cert_id = self._cert_id()
@@ -33,9 +35,11 @@ class CertificateState(AuthState):
                 cert = lifecycle.get_certificate(session, workspace_id=principal.workspace_id,
                                                  certificate_id=cert_id or 0)
             except DomainError:
-                self.cert, self.timeline, self.not_found = {}, [], True
+                self.cert, self.timeline, self.uses, self.not_found = {}, [], [], True
                 return
             entries = activity.history(session, workspace_id=principal.workspace_id, certificate_id=cert.id)
+            uses = redemption.certificate_redemptions(session, cert)
+        self.uses = [present.certificate_use_row(red, order, ws) for red, order in uses]
         self.not_found = False
         self.cert = present.certificate_detail(cert, ws)
         self.timeline = [present.activity_row(e, ws) for e in reversed(entries)]
@@ -214,6 +218,35 @@ def _details() -> rx.Component:
     )
 
 
+def _use(use: rx.Var) -> rx.Component:
+    order_link = rx.link(use["reference"], href=routes.ORDERS + "/" + use["order_id"], weight="medium")
+    return rx.el.li(
+        rx.hstack(
+            rx.icon("shopping-cart", size=16, color=rx.color("gray", 10)),
+            rx.cond(use["status"] == "applied",
+                    rx.text("Used on order ", order_link, size="2"),
+                    rx.text("Was applied to order ", order_link, " (released ", use["released"], ")", size="2")),
+            rx.spacer(),
+            rx.text(use["amount"], " · ", use["when"], size="1", color=rx.color("gray", 10)),
+            width="100%",
+            align="center",
+            wrap="wrap",
+        ),
+        style={"list_style": "none", "padding": "0.25rem 0"},
+    )
+
+
+def _uses() -> rx.Component:
+    return rx.cond(
+        CertificateState.uses.length() > 0,
+        rx.card(
+            rx.el.ul(rx.foreach(CertificateState.uses, _use), aria_label="Orders",
+                     style={"width": "100%", "padding": "0", "margin": "0"}),
+            width="100%",
+        ),
+    )
+
+
 def _timeline() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -255,7 +288,7 @@ def certificate_page() -> rx.Component:
             rx.cond(
                 CertificateState.not_found,
                 rx.callout("This certificate does not exist in your workspace.", icon="search-x", width="100%"),
-                rx.vstack(_details(), _timeline(), width="100%", spacing="4"),
+                rx.vstack(_details(), _uses(), _timeline(), width="100%", spacing="4"),
             ),
         ),
         actions=rx.cond(CertificateState.loaded & ~CertificateState.not_found, _actions()),

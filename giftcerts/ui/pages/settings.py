@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from giftcerts import db
+from giftcerts import config, db
 from giftcerts.core import workspaces
 from giftcerts.core.errors import DomainError, ValidationError
-from giftcerts.ui import present
+from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, field_error, native_select, text_field
 
@@ -16,6 +16,38 @@ TIMEZONES = ["UTC", "America/New_York", "America/Chicago", "America/Denver", "Am
              "America/Toronto", "America/Mexico_City", "Europe/London", "Europe/Paris", "Europe/Berlin",
              "Europe/Zurich", "Europe/Oslo", "Atlantic/Reykjavik", "Africa/Johannesburg", "Asia/Tokyo",
              "Australia/Sydney", "Pacific/Auckland"]
+
+
+def embed_snippet() -> str:
+    """What the booking site puts on its checkout page."""
+    base = config.public_url()
+    return f"""<iframe title="Gift certificate" width="100%" height="400" style="border:0"
+        src="{base}/widget/redeem?session=WIDGET_SESSION_TOKEN"></iframe>
+<script>
+  window.addEventListener("message", function (event) {{
+    if (event.origin !== "{base}") return;  // only the widget
+    if (!event.data || event.data.type !== "giftcerts:redeemed") return;
+    // event.data: action ("applied" | "removed"), order_id, amount_applied_cents,
+    //             amount_due_cents, currency, code_last4
+    // Re-read the order on your server (GET /api/v1/orders/ORDER_ID), then show its amount due.
+  }});
+</script>"""
+
+
+def server_snippet(currency: str) -> str:
+    """What the booking site's server runs first (the API key never reaches the browser)."""
+    base = config.public_url()
+    return f"""# 1. Open the order (once per booking)
+curl -X POST {base}/api/v1/orders \\
+  -H "Authorization: Bearer $GIFTCERTS_API_KEY" -H "Content-Type: application/json" \\
+  -d '{{"reference": "BK-10482", "total_cents": 48000, "currency": "{currency}",
+       "customer_email": "guest@example.com"}}'
+
+# 2. Create a widget session for it (each time the checkout page is shown; valid 30 minutes)
+curl -X POST {base}/api/v1/widget-sessions \\
+  -H "Authorization: Bearer $GIFTCERTS_API_KEY" -H "Content-Type: application/json" \\
+  -d '{{"order_id": ORDER_ID}}'
+# -> {{"token": "gcw_...", "url": "{base}/widget/redeem?session=gcw_...", ...}}: use it as the iframe's src"""
 
 
 class SettingsState(AuthState):
@@ -27,6 +59,9 @@ class SettingsState(AuthState):
     currency: str = "USD"
     timezone: str = "UTC"
     preset_amounts: str = ""
+    embed_origins: str = ""
+    embed_snippet: str = ""
+    server_snippet: str = ""
     currency_options: list[str] = []
     timezone_options: list[str] = []
     form_key: int = 0
@@ -42,6 +77,9 @@ class SettingsState(AuthState):
         self.preset_amounts = ", ".join(present.amount_input(v, ws.currency) for v in workspaces.preset_list(ws))
         self.currency_options = sorted({*CURRENCIES, ws.currency})
         self.timezone_options = sorted({*TIMEZONES, ws.timezone})
+        self.embed_origins = ws.embed_origins
+        self.embed_snippet = embed_snippet()
+        self.server_snippet = server_snippet(ws.currency)
         self.form_key += 1  # remount the uncontrolled inputs with the stored values
 
     @rx.event
@@ -66,6 +104,7 @@ class SettingsState(AuthState):
                 currency=str(form.get("currency", ""))[:3],
                 timezone=str(form.get("timezone", ""))[:64],
                 preset_amounts=str(form.get("preset_amounts", ""))[:500],
+                embed_origins=str(form.get("embed_origins", ""))[:2000],
             )
             with db.write_session() as session:
                 ws = workspaces.get_workspace(session, principal.workspace_id)
@@ -124,6 +163,13 @@ def settings_page() -> rx.Component:
                             spacing="4",
                             width="100%",
                         ),
+                        rx.separator(size="4"),
+                        rx.heading("Redemption widget", size="4", as_="h2"),
+                        text_field("Embed origins", "embed_origins", s.errors, default_value=s.embed_origins,
+                                   placeholder="https://booking.example.com",
+                                   hint="The booking sites allowed to show the widget in an iframe and to receive "
+                                        "its messages, separated by spaces, e.g. https://booking.example.com "
+                                        "(http:// only for localhost)."),
                         rx.cond(
                             s.is_owner,
                             rx.hstack(rx.button("Save settings", type="submit"), justify="end", width="100%"),
@@ -143,4 +189,62 @@ def settings_page() -> rx.Component:
             ),
             rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
         ),
+        rx.cond(s.loaded, _embedding()),
+        rx.card(
+            rx.hstack(
+                rx.vstack(rx.heading("API keys", size="4", as_="h2"),
+                          rx.text("Keys your booking platform's server uses to call the API.", size="2",
+                                  color=rx.color("gray", 11)),
+                          spacing="1"),
+                rx.spacer(),
+                rx.link(rx.button(rx.icon("key-round", size=16), "Manage API keys", variant="soft"),
+                        href=routes.API_KEYS),
+                align="center",
+                width="100%",
+                wrap="wrap",
+            ),
+            width="100%",
+            max_width="760px",
+        ),
+    )
+
+
+def _snippet(title: str, text, label: str) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(title, size="2", weight="medium"),
+            rx.spacer(),
+            rx.button(rx.icon("copy", size=14), "Copy", size="1", variant="soft", type="button",
+                      aria_label="Copy " + label,
+                      on_click=[rx.set_clipboard(text), rx.toast.success("Copied to the clipboard.")]),
+            width="100%",
+            align="center",
+        ),
+        rx.el.pre(
+            rx.el.code(text),
+            aria_label=label,
+            style={"width": "100%", "margin": "0", "padding": "0.75rem", "overflow_x": "auto",
+                   "font_size": "12px", "line_height": "1.5", "border_radius": "6px",
+                   "background": rx.color("gray", 3), "border": f"1px solid {rx.color('gray', 5)}"},
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _embedding() -> rx.Component:
+    s = SettingsState
+    return rx.card(
+        rx.vstack(
+            rx.heading("Embed the widget on your checkout page", size="4", as_="h2"),
+            rx.text("Your server opens the order and a widget session with your API key; the page shows the widget "
+                    "in an iframe and listens for its messages. Add your booking site to Embed origins above first.",
+                    size="2", color=rx.color("gray", 11)),
+            _snippet("On your server", s.server_snippet, "server snippet"),
+            _snippet("On your checkout page", s.embed_snippet, "embed snippet"),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+        max_width="760px",
     )

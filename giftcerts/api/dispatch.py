@@ -1,0 +1,211 @@
+"""From an HTTP request to one core call in one transaction, and back.
+
+Per request, in this order:
+1. method known for the path, else 405; body at most 64 KB, else 413;
+2. path ids, query and JSON body parsed against the operation's models (problems are
+   kept, not answered yet, so that an unauthenticated caller always gets 401 first);
+3. in a worker thread, in one database session: the API key -> workspace (401), the
+   parsing problems (400/404/422), the code-guessing budgets (429, before any lookup),
+   then the Idempotency-Key record and the operation (see giftcerts.api.idempotency).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from giftcerts import config, db
+from giftcerts.api import auth, idempotency, throttle
+from giftcerts.api.errors import (
+    JSON,
+    InternalError,
+    InvalidJson,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    dumps,
+    error_body,
+    error_headers,
+    error_response,
+)
+from giftcerts.api.idempotency import Reply
+from giftcerts.api.operations import Call, Operation
+from giftcerts.api.schemas import INT32_MAX
+from giftcerts.core.errors import DomainError, InvalidCode, NotFound, ValidationError
+
+log = logging.getLogger("giftcerts.api")
+
+BODY_LIMIT = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass
+class Parsed:
+    path: str
+    ids: dict[str, int] = field(default_factory=dict)
+    body: BaseModel | None = None
+    query: BaseModel | None = None
+    idempotency_key: str | None = None
+    problem: DomainError | None = None  # answered only once the caller is authenticated
+
+
+# --- reading the request -------------------------------------------------------------------
+
+async def read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > BODY_LIMIT:
+        raise PayloadTooLarge(f"The request body must be at most {BODY_LIMIT // 1024} KB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > BODY_LIMIT:
+            raise PayloadTooLarge(f"The request body must be at most {BODY_LIMIT // 1024} KB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse(op: Operation, request: Request, raw: bytes) -> Parsed:
+    parsed = Parsed(path=request.url.path)
+    try:
+        for name in op.path_params:
+            parsed.ids[name] = _id(name, request.path_params.get(name, ""))
+        if op.body is not None:
+            parsed.body = _validate(lambda: op.body.model_validate_json(raw.strip() or b"{}"))
+        if op.query is not None:
+            parsed.query = _validate(lambda: op.query.model_validate(dict(request.query_params)))
+        if op.method == "POST":
+            parsed.idempotency_key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    except DomainError as exc:
+        parsed.problem = exc
+    return parsed
+
+
+def _id(name: str, text: str) -> int:
+    if text.isascii() and text.isdigit() and len(text) <= 10 and 1 <= int(text) <= INT32_MAX:
+        return int(text)
+    raise NotFound(f"{name.removesuffix('_id').capitalize()} not found.")
+
+
+_MESSAGES = {
+    "missing": "This field is required.",
+    "extra_forbidden": "Unknown field.",
+    "int_type": "Must be a whole number.",
+    "int_parsing": "Must be a whole number.",
+    "string_type": "Must be a string.",
+}
+
+
+def _validate(build):
+    try:
+        return build()
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise InvalidJson() from None
+        fields: dict[str, str] = {}
+        for e in errors:
+            name = ".".join(str(part) for part in e["loc"]) or "body"
+            message = "Send a JSON object." if name == "body" else _MESSAGES.get(e["type"], e["msg"] + ".")
+            fields.setdefault(name, message)
+        problem = ValidationError(fields)
+        problem.message = "Check the request: " + "; ".join(f"{k}: {v}" for k, v in list(fields.items())[:5])
+        raise problem from None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+# --- running it ----------------------------------------------------------------------------
+
+def _error_reply(exc: DomainError, op: Operation) -> Reply:
+    return Reply(exc.http_status, dumps(error_body(exc, field_aliases=op.field_aliases)), error_headers(exc))
+
+
+@contextmanager
+def _session(op: Operation, parsed: Parsed, url: str) -> Iterator[Session]:
+    read_only = op.method == "GET" or (op.read_only and parsed.idempotency_key is None)
+    with (db.read_session(url) if read_only else db.write_session(url)) as session:
+        yield session
+
+
+def _run(session: Session, op: Operation, call: Call, scopes: list[throttle.Scope] | None) -> str:
+    try:
+        return op.run(session, call).model_dump_json()
+    except InvalidCode:
+        if scopes:
+            throttle.count_failure(scopes, getattr(call.body, "code", None))
+        raise
+
+
+def execute(op: Operation, parsed: Parsed, authorization: str | None, address: str) -> Reply:
+    """Synchronous: runs in a worker thread."""
+    url = config.db_url()
+    try:
+        with _session(op, parsed, url) as session:
+            caller = auth.authenticate(session, authorization, address)
+            if parsed.problem is not None:
+                raise parsed.problem
+            scopes = None
+            if op.guesses_codes:
+                scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace.id)
+                throttle.check(scopes)
+            call = Call(caller=caller, ids=parsed.ids, body=parsed.body, query=parsed.query)
+            if parsed.idempotency_key is None:
+                return Reply(op.status, _run(session, op, call, scopes))
+            record = idempotency.claim(
+                session, workspace_id=caller.workspace.id, key=parsed.idempotency_key,
+                request_fingerprint=idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json()),
+            )
+            try:
+                with session.begin_nested():
+                    reply = Reply(op.status, _run(session, op, call, scopes))
+            except DomainError as exc:  # stored like a success: a retry gets the same refusal
+                reply = _error_reply(exc, op)
+                reply.headers = {}  # only status and body are stored, so only they are sent the first time too
+            idempotency.store(session, record, reply)
+            return reply
+    except idempotency.Duplicate as twin:
+        return _replay(url, op, twin)
+    except DomainError as exc:
+        return _error_reply(exc, op)
+
+
+def _replay(url: str, op: Operation, twin: idempotency.Duplicate) -> Reply:
+    try:
+        with db.read_session(url) as session:
+            return idempotency.replay(session, twin)
+    except DomainError as exc:
+        return _error_reply(exc, op)
+
+
+def endpoint(operations: list[Operation]):
+    """One Starlette endpoint per path, dispatching on the method (so a wrong method is a JSON 405)."""
+    by_method = {op.method: op for op in operations}
+    allowed = sorted(by_method)
+
+    async def handle(request: Request) -> Response:
+        op = by_method.get(request.method)
+        if op is None:
+            return error_response(MethodNotAllowed(allowed))
+        try:
+            raw = await read_body(request) if op.method != "GET" else b""
+            parsed = parse(op, request, raw)
+            reply = await run_in_threadpool(execute, op, parsed, request.headers.get("authorization"),
+                                            client_address(request))
+        except DomainError as exc:
+            reply = _error_reply(exc, op)
+        except Exception:
+            log.exception("unexpected error in %s %s", op.method, op.path)
+            reply = _error_reply(InternalError(), op)
+        return Response(reply.body, status_code=reply.status, media_type=JSON, headers={**NO_STORE, **reply.headers})
+
+    return handle

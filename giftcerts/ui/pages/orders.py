@@ -1,0 +1,155 @@
+"""/dashboard/orders: bookings that certificates were applied to, newest first, keyset pages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from giftcerts import db
+from giftcerts.core import redemption
+from giftcerts.core.errors import DomainError
+from giftcerts.ui import present, routes
+from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.components import dashboard_page, empty_state
+
+PAGE_SIZE = 25
+ORDER_STATUS_COLORS = {"open": "green", "cancelled": "gray"}
+
+
+def order_status_badge(status, label) -> rx.Component:
+    return rx.match(
+        status,
+        *[(value, rx.badge(label, color_scheme=color, variant="soft", size="2"))
+          for value, color in ORDER_STATUS_COLORS.items()],
+        rx.badge(label, variant="soft"),
+    )
+
+
+class OrdersState(AuthState):
+    query: str = ""
+    rows: list[dict[str, str]] = []
+    previous_cursors: list[str] = []
+    current_cursor: str = ""
+    next_cursor: str = ""
+    loaded: bool = False
+
+    @rx.var
+    def page_number(self) -> int:
+        return len(self.previous_cursors) + 1
+
+    def _load(self):
+        try:
+            principal = self._guard()
+        except DomainError as exc:
+            return self._refuse(exc)
+        ws = self._workspace(principal)
+        with db.read_session() as session:
+            orders, next_cursor = redemption.list_orders(
+                session, workspace_id=principal.workspace_id, cursor=self.current_cursor or None,
+                limit=PAGE_SIZE, query=self.query)
+        self.rows = [present.order_row(order, ws) for order in orders]
+        self.next_cursor = next_cursor or ""
+        self.loaded = True
+
+    @rx.event
+    def on_load(self):
+        self.previous_cursors, self.current_cursor = [], ""
+        self.query = str(self.router.url.query_parameters.get("q", ""))[:254]
+        return self._load()
+
+    @rx.event
+    def set_query(self, value: str):
+        self.query = str(value)[:254]
+        self.previous_cursors, self.current_cursor = [], ""
+        return self._load()
+
+    @rx.event
+    def next_page(self):
+        if not self.next_cursor:
+            return self._load()
+        self.previous_cursors = [*self.previous_cursors, self.current_cursor]
+        self.current_cursor = self.next_cursor
+        return self._load()
+
+    @rx.event
+    def previous_page(self):
+        if self.previous_cursors:
+            self.current_cursor = self.previous_cursors[-1]
+            self.previous_cursors = self.previous_cursors[:-1]
+        return self._load()
+
+
+def _row(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row["reference"], href=routes.ORDERS + "/" + row["id"], weight="medium",
+                              aria_label="Open order " + row["reference"]), white_space="nowrap"),
+        rx.table.cell(row["customer_email"]),
+        rx.table.cell(row["total"], text_align="right"),
+        rx.table.cell(row["amount_due"], text_align="right"),
+        rx.table.cell(order_status_badge(row["status"], row["status_label"])),
+        rx.table.cell(row["created"], white_space="nowrap"),
+    )
+
+
+def _table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(rx.table.row(
+            *[rx.table.column_header_cell(h) for h in ["Reference", "Customer email"]],
+            rx.table.column_header_cell("Total", text_align="right"),
+            rx.table.column_header_cell("Amount due", text_align="right"),
+            *[rx.table.column_header_cell(h) for h in ["Status", "Created"]],
+        )),
+        rx.table.body(rx.foreach(OrdersState.rows, _row)),
+        variant="surface",
+        size="2",
+        width="100%",
+    )
+
+
+def _search() -> rx.Component:
+    return rx.vstack(
+        rx.el.label("Search", html_for="order-search", style={"font_weight": "500", "font_size": "14px"}),
+        rx.input(rx.input.slot(rx.icon("search", size=14)), id="order-search", type="search",
+                 placeholder="Exact booking reference or customer email", value=OrdersState.query,
+                 on_change=OrdersState.set_query.debounce(300), width="100%"),
+        spacing="1",
+        width="100%",
+        max_width="480px",
+    )
+
+
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text("Page ", OrdersState.page_number, size="2", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.button("Previous", variant="soft", on_click=OrdersState.previous_page,
+                  disabled=OrdersState.page_number <= 1),
+        rx.button("Next", variant="soft", on_click=OrdersState.next_page, disabled=OrdersState.next_cursor == ""),
+        width="100%",
+        align="center",
+    )
+
+
+def orders_page() -> rx.Component:
+    return dashboard_page(
+        "Orders",
+        rx.text("Bookings on your booking platform that gift certificates were applied to.", size="2",
+                color=rx.color("gray", 11)),
+        _search(),
+        rx.cond(
+            ~OrdersState.loaded,
+            rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading orders"),
+            rx.cond(
+                OrdersState.rows.length() > 0,
+                rx.vstack(rx.el.section(_table(), aria_label="Orders", style={"width": "100%", "overflow_x": "auto"}),
+                          _pager(), width="100%"),
+                rx.cond(
+                    OrdersState.query != "",
+                    empty_state("search-x", "No orders match",
+                                "Search by the exact booking reference or the customer's email address."),
+                    empty_state("shopping-cart", "No orders yet",
+                                "Orders appear here when your booking platform opens a checkout through the API "
+                                "or the redemption widget."),
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,140 @@
+"""Guessing codes is throttled (SECURITY.md, OWASP OAT-002): answers `invalid_code` spend
+budgets per key and client address, per key and per workspace; a spent budget refuses code
+look-ups with 429 and Retry-After before the code is looked at. Valid codes cost nothing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from giftcerts import db, ratelimit
+from giftcerts.api import throttle
+from giftcerts.core import apikeys
+from giftcerts.core.codes import format_code
+from giftcerts.core.errors import InvalidCode, RateLimited
+from giftcerts.models import Certificate, Workspace
+from tests.api.conftest import Api, TestClient, assert_error
+
+GUESS = "ZZZZ-ZZZZ-ZZZZ"
+
+
+@pytest.fixture
+def budgets(monkeypatch):
+    def set_budgets(**limits):
+        for name, value in limits.items():
+            monkeypatch.setenv(f"GIFTCERTS_GUESS_LIMIT_{name.upper()}", value)
+    return set_budgets
+
+
+def guess(api, order_id, code=GUESS, path="/api/v1/redemptions"):
+    return api.post(path, {"code": code, "order_id": order_id})
+
+
+def test_once_the_budget_is_spent_code_lookups_get_429_with_retry_after(api, budgets, db_url):
+    budgets(client="3/minute")
+    order = api.tenant.order()
+    cert = api.tenant.certificate()
+    for path in ["/api/v1/redemptions/preview", "/api/v1/redemptions", "/api/v1/redemptions"]:
+        assert_error(guess(api, order.id, path=path), 404, "invalid_code")
+    # when the budget is spent, even a valid code is not looked at
+    for path in ["/api/v1/redemptions", "/api/v1/redemptions/preview"]:
+        r = guess(api, order.id, code=cert.code, path=path)
+        assert_error(r, 429, "rate_limited")
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+    with db.read_session(db_url) as s:
+        assert s.get(Certificate, cert.id).status == "active"
+    # other endpoints are not affected
+    assert api.get(f"/api/v1/orders/{order.id}").status_code == 200
+
+
+def test_valid_codes_refused_for_other_reasons_cost_nothing(api, budgets):
+    budgets(client="3/minute")
+    cert = api.tenant.certificate(amount="100")
+    order = api.tenant.order()
+    assert guess(api, order.id, code=cert.code).status_code == 201
+    for _ in range(10):  # the customer keeps clicking "Apply"
+        assert_error(guess(api, order.id, code=cert.code), 409, "not_active")
+    assert_error(guess(api, api.tenant.order(total=100).id, code=api.tenant.certificate().code), 409,
+                 "exceeds_order_total")
+    assert_error(guess(api, order.id), 404, "invalid_code")
+
+
+def test_the_client_budget_is_per_key_and_address_and_the_workspace_budget_adds_them_up(app, api, budgets):
+    budgets(client="2/minute", workspace="5/minute")
+    order = api.tenant.order()
+    for _ in range(2):
+        guess(api, order.id)
+    assert_error(guess(api, order.id), 429, "rate_limited")
+    # another address with the same key has its own client budget...
+    elsewhere = Api(TestClient(app, client=("198.51.100.7", 40000)), api.tenant)
+    for _ in range(2):
+        assert_error(guess(elsewhere, order.id), 404, "invalid_code")
+    assert_error(guess(elsewhere, order.id), 429, "rate_limited")
+    # ...but the workspace's budget counts every failure: 4 spent, one left for anyone
+    third = Api(TestClient(app, client=("192.0.2.1", 40000)), api.tenant)
+    assert_error(guess(third, order.id), 404, "invalid_code")
+    assert_error(guess(third, order.id), 429, "rate_limited")
+
+
+def test_the_key_budget_spans_addresses(app, api, budgets):
+    budgets(client="100/minute", key="3/minute")
+    order = api.tenant.order()
+    for n in range(3):
+        assert_error(guess(Api(TestClient(app, client=(f"192.0.2.{n}", 1)), api.tenant), order.id), 404,
+                     "invalid_code")
+    assert_error(guess(Api(TestClient(app, client=("192.0.2.99", 1)), api.tenant), order.id), 429, "rate_limited")
+    # a second key of the same workspace has its own key budget
+    with db.write_session(api.tenant.db_url) as s:
+        _, second = apikeys.create_api_key(s, s.get(Workspace, api.tenant.workspace.id))
+    assert_error(api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id}, key=second), 404,
+                 "invalid_code")
+
+
+def test_another_workspace_is_not_throttled_by_someone_elses_guessing(app, api, other, budgets):
+    budgets(client="2/minute", workspace="2/minute")
+    order = api.tenant.order()
+    for _ in range(2):
+        guess(api, order.id)
+    assert_error(guess(api, order.id), 429, "rate_limited")
+    theirs = Api(TestClient(app, client=("203.0.113.10", 50000)), other)
+    assert_error(guess(theirs, other.order().id), 404, "invalid_code")
+
+
+def test_logs_show_masked_codes_only(api, budgets, caplog):
+    budgets(client="1/minute")
+    order = api.tenant.order()
+    foreign = "K7QP2M9DX4TB"
+    with caplog.at_level(logging.DEBUG):
+        guess(api, order.id, code=format_code(foreign).lower())
+        guess(api, order.id, code=foreign)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "••••-••••-X4TB" in text
+    assert foreign not in text and format_code(foreign) not in text and foreign[:8].lower() not in text.lower()
+
+
+def test_the_widget_helper_budgets_each_widget_session(budgets):
+    budgets(widget="2/minute")
+    scopes = throttle.widget_scopes(widget_session_id=7, address="198.51.100.1", workspace_id=1)
+    looked_up = []
+
+    def unknown_code():
+        looked_up.append(1)
+        raise InvalidCode()
+
+    for _ in range(2):
+        with pytest.raises(InvalidCode):
+            throttle.guarded(scopes, GUESS, unknown_code)
+    with pytest.raises(RateLimited) as refused:
+        throttle.guarded(scopes, GUESS, unknown_code)
+    assert refused.value.retry_after >= 1 and len(looked_up) == 2
+    # another widget session (another checkout) is unaffected
+    other_session = throttle.widget_scopes(widget_session_id=8, address="198.51.100.2", workspace_id=1)
+    assert throttle.guarded(other_session, GUESS, lambda: "ok") == "ok"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_counters():
+    ratelimit.reset()
+    yield
+    ratelimit.reset()
