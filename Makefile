@@ -35,7 +35,8 @@ run: install
 	@$(BIN)/giftcerts seed-demo
 	@echo
 	@echo "  Dashboard:  http://localhost:$(PORT)/login"
-	@echo "  API health: http://localhost:$(PORT)/api/v1/health"
+	@echo "  API docs:   http://localhost:$(PORT)/api/v1/docs"
+	@echo "  Checkout:   http://localhost:$(PORT)/demo/checkout  (the embedded redemption widget)"
 	@echo
 	PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
