@@ -194,3 +194,31 @@ def empty_state(icon: str, title: str, body: str) -> rx.Component:
         border=f"1px dashed {rx.color('gray', 6)}",
         border_radius="8px",
     )
+
+
+def pager(state) -> rx.Component:
+    """Previous / Next for a keyset-paginated list state (page_number, next_cursor, *_page)."""
+    return rx.hstack(
+        rx.text("Page ", state.page_number, size="2", color=rx.color("gray", 11)),
+        rx.spacer(),
+        rx.button("Previous", variant="soft", on_click=state.previous_page, disabled=state.page_number <= 1),
+        rx.button("Next", variant="soft", on_click=state.next_page, disabled=state.next_cursor == ""),
+        width="100%",
+        align="center",
+    )
+
+
+def detail_page(title: str, *, back_label: str, back_href: str, loaded, not_found, not_found_text: str,
+                content: rx.Component, actions: rx.Component | None = None) -> rx.Component:
+    """A record's page: a way back, a spinner while loading, a clear not-found, then the record."""
+    return dashboard_page(
+        title,
+        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text(back_label, size="2"), align="center"),
+                href=back_href),
+        rx.cond(
+            ~loaded,
+            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
+            rx.cond(not_found, rx.callout(not_found_text, icon="search-x", width="100%"), content),
+        ),
+        actions=actions,
+    )

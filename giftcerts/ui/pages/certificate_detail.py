@@ -10,7 +10,7 @@ from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, detail_item, field_error, status_badge
+from giftcerts.ui.components import detail_item, detail_page, field_error, status_badge
 
 
 class CertificateState(AuthState):
@@ -278,18 +278,10 @@ def _timeline() -> rx.Component:
 
 
 def certificate_page() -> rx.Component:
-    return dashboard_page(
-        "Certificate",
-        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("All certificates", size="2"), align="center"),
-                href=routes.CERTIFICATES),
-        rx.cond(
-            ~CertificateState.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                CertificateState.not_found,
-                rx.callout("This certificate does not exist in your workspace.", icon="search-x", width="100%"),
-                rx.vstack(_details(), _uses(), _timeline(), width="100%", spacing="4"),
-            ),
-        ),
+    return detail_page(
+        "Certificate", back_label="All certificates", back_href=routes.CERTIFICATES,
+        loaded=CertificateState.loaded, not_found=CertificateState.not_found,
+        not_found_text="This certificate does not exist in your workspace.",
+        content=rx.vstack(_details(), _uses(), _timeline(), width="100%", spacing="4"),
         actions=rx.cond(CertificateState.loaded & ~CertificateState.not_found, _actions()),
     )

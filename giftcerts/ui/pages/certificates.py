@@ -9,7 +9,14 @@ from giftcerts.core import search
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import STATUS_OPTIONS, dashboard_page, empty_state, native_select, status_badge
+from giftcerts.ui.components import (
+    STATUS_OPTIONS,
+    dashboard_page,
+    empty_state,
+    native_select,
+    pager,
+    status_badge,
+)
 
 PAGE_SIZE = 25
 
@@ -147,19 +154,6 @@ def _filters() -> rx.Component:
     )
 
 
-def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text("Page ", CertificatesState.page_number, size="2", color=rx.color("gray", 11)),
-        rx.spacer(),
-        rx.button("Previous", variant="soft", on_click=CertificatesState.previous_page,
-                  disabled=CertificatesState.page_number <= 1),
-        rx.button("Next", variant="soft", on_click=CertificatesState.next_page,
-                  disabled=CertificatesState.next_cursor == ""),
-        width="100%",
-        align="center",
-    )
-
-
 def certificates_page() -> rx.Component:
     return dashboard_page(
         "Certificates",
@@ -170,7 +164,7 @@ def certificates_page() -> rx.Component:
             rx.cond(
                 CertificatesState.rows.length() > 0,
                 rx.vstack(rx.el.section(_table(), aria_label="Certificates", style={"width": "100%", "overflow_x": "auto"}),
-                          _pager(), width="100%"),
+                          pager(CertificatesState), width="100%"),
                 rx.cond(
                     CertificatesState.filtered,
                     empty_state("search-x", "No certificates match",

@@ -10,7 +10,7 @@ from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, detail_item, empty_state
+from giftcerts.ui.components import detail_item, detail_page, empty_state
 from giftcerts.ui.pages.orders import order_status_badge
 
 
@@ -124,17 +124,9 @@ def _redemptions() -> rx.Component:
 
 
 def order_page() -> rx.Component:
-    return dashboard_page(
-        "Order",
-        rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text("All orders", size="2"), align="center"),
-                href=routes.ORDERS),
-        rx.cond(
-            ~OrderState.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                OrderState.not_found,
-                rx.callout("This order does not exist in your workspace.", icon="search-x", width="100%"),
-                rx.vstack(_details(), _redemptions(), width="100%", spacing="4"),
-            ),
-        ),
+    return detail_page(
+        "Order", back_label="All orders", back_href=routes.ORDERS,
+        loaded=OrderState.loaded, not_found=OrderState.not_found,
+        not_found_text="This order does not exist in your workspace.",
+        content=rx.vstack(_details(), _redemptions(), width="100%", spacing="4"),
     )

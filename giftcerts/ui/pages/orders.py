@@ -9,7 +9,7 @@ from giftcerts.core import redemption
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state
+from giftcerts.ui.components import dashboard_page, empty_state, pager
 
 PAGE_SIZE = 25
 ORDER_STATUS_COLORS = {"open": "green", "cancelled": "gray"}
@@ -117,18 +117,6 @@ def _search() -> rx.Component:
     )
 
 
-def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text("Page ", OrdersState.page_number, size="2", color=rx.color("gray", 11)),
-        rx.spacer(),
-        rx.button("Previous", variant="soft", on_click=OrdersState.previous_page,
-                  disabled=OrdersState.page_number <= 1),
-        rx.button("Next", variant="soft", on_click=OrdersState.next_page, disabled=OrdersState.next_cursor == ""),
-        width="100%",
-        align="center",
-    )
-
-
 def orders_page() -> rx.Component:
     return dashboard_page(
         "Orders",
@@ -141,7 +129,7 @@ def orders_page() -> rx.Component:
             rx.cond(
                 OrdersState.rows.length() > 0,
                 rx.vstack(rx.el.section(_table(), aria_label="Orders", style={"width": "100%", "overflow_x": "auto"}),
-                          _pager(), width="100%"),
+                          pager(OrdersState), width="100%"),
                 rx.cond(
                     OrdersState.query != "",
                     empty_state("search-x", "No orders match",
