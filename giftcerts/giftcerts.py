@@ -22,7 +22,8 @@ from giftcerts.ui.pages.widget import WidgetState, widget_page
 app = rx.App(
     # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
     api_transformer=[Starlette(routes=api_routes()), frame_ancestors],
-    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+    head_components=[rx.el.meta(name="referrer", content="same-origin"),
+                     rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
 
 

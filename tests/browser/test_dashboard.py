@@ -254,3 +254,8 @@ def test_pages_fit_tablet_and_laptop_widths(owner: Page, app_server):
     owner.set_viewport_size({"width": 768, "height": 900})
     owner.goto("/dashboard/certificates")
     owner.screenshot(path="test-artifacts/certificates-tablet.png")
+
+
+def test_the_app_serves_its_icon(page: Page, app_server):
+    response = page.request.get(f"{app_server['base']}/favicon.svg")
+    assert response.status == 200 and b"<svg" in response.body()
