@@ -9,6 +9,7 @@ from giftcerts.core import search
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.paging import KeysetPages
 from giftcerts.ui.components import (
     STATUS_OPTIONS,
     dashboard_page,
@@ -21,20 +22,11 @@ from giftcerts.ui.components import (
 PAGE_SIZE = 25
 
 
-class CertificatesState(AuthState):
+class CertificatesState(KeysetPages, AuthState):
     query: str = ""
     status: str = "all"
     rows: list[dict[str, str]] = []
-    # Cursors of the pages before the current one, so "Previous" can walk back.
-    previous_cursors: list[str] = []
-    current_cursor: str = ""
-    next_cursor: str = ""
-    loading: bool = False
     loaded: bool = False
-
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.previous_cursors) + 1
 
     @rx.var
     def filtered(self) -> bool:
@@ -53,48 +45,25 @@ class CertificatesState(AuthState):
             )
         self.rows = [present.certificate_row(cert, ws) for cert in page.items]
         self.next_cursor = page.next_cursor or ""
-        self.loading = False
         self.loaded = True
 
     @rx.event
     def on_load(self):
-        self.previous_cursors = []
-        self.current_cursor = ""
         params = self.router.url.query_parameters
         self.query = str(params.get("q", ""))[:254]
         status = str(params.get("status", "all"))
         self.status = status if status in dict(STATUS_OPTIONS) else "all"
-        return self._load()
+        return self._first_page()
 
     @rx.event
     def set_query(self, value: str):
         self.query = str(value)[:254]
-        self.previous_cursors = []
-        self.current_cursor = ""
-        return self._load()
+        return self._first_page()
 
     @rx.event
     def set_status(self, value: str):
         self.status = value if value in dict(STATUS_OPTIONS) else "all"
-        self.previous_cursors = []
-        self.current_cursor = ""
-        return self._load()
-
-    @rx.event
-    def next_page(self):
-        if not self.next_cursor:
-            return
-        self.previous_cursors = [*self.previous_cursors, self.current_cursor]
-        self.current_cursor = self.next_cursor
-        return self._load()
-
-    @rx.event
-    def previous_page(self):
-        if not self.previous_cursors:
-            return
-        self.current_cursor = self.previous_cursors[-1]
-        self.previous_cursors = self.previous_cursors[:-1]
-        return self._load()
+        return self._first_page()
 
 
 def _row(row: rx.Var) -> rx.Component:

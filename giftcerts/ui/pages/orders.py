@@ -9,6 +9,7 @@ from giftcerts.core import redemption
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.paging import KeysetPages
 from giftcerts.ui.components import dashboard_page, empty_state, pager
 
 PAGE_SIZE = 25
@@ -24,17 +25,10 @@ def order_status_badge(status, label) -> rx.Component:
     )
 
 
-class OrdersState(AuthState):
+class OrdersState(KeysetPages, AuthState):
     query: str = ""
     rows: list[dict[str, str]] = []
-    previous_cursors: list[str] = []
-    current_cursor: str = ""
-    next_cursor: str = ""
     loaded: bool = False
-
-    @rx.var
-    def page_number(self) -> int:
-        return len(self.previous_cursors) + 1
 
     def _load(self):
         try:
@@ -52,30 +46,13 @@ class OrdersState(AuthState):
 
     @rx.event
     def on_load(self):
-        self.previous_cursors, self.current_cursor = [], ""
         self.query = str(self.router.url.query_parameters.get("q", ""))[:254]
-        return self._load()
+        return self._first_page()
 
     @rx.event
     def set_query(self, value: str):
         self.query = str(value)[:254]
-        self.previous_cursors, self.current_cursor = [], ""
-        return self._load()
-
-    @rx.event
-    def next_page(self):
-        if not self.next_cursor:
-            return self._load()
-        self.previous_cursors = [*self.previous_cursors, self.current_cursor]
-        self.current_cursor = self.next_cursor
-        return self._load()
-
-    @rx.event
-    def previous_page(self):
-        if self.previous_cursors:
-            self.current_cursor = self.previous_cursors[-1]
-            self.previous_cursors = self.previous_cursors[:-1]
-        return self._load()
+        return self._first_page()
 
 
 def _row(row: rx.Var) -> rx.Component:
