@@ -151,6 +151,36 @@ class Certificate(SQLModel, table=True):
     redeemed_at: datetime | None = None
     voided_at: datetime | None = None
     void_reason: str | None = Field(default=None, max_length=500)
+    # What kind of certificate was sold (None: the workspace's plain, untyped certificate).
+    certificate_type_id: int | None = Field(default=None, foreign_key="certificate_types.id", index=True)
+
+
+class CertificateType(SQLModel, table=True):
+    """A kind of certificate a workspace sells on its portal ("Safari credit", "Winter tours").
+
+    Preset amounts and bounds narrow the workspace's own; None/empty means "use the workspace's".
+    """
+
+    __tablename__ = "certificate_types"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name", name="uq_certificate_types_ws_name"),
+        sa.CheckConstraint("min_amount_cents IS NULL OR min_amount_cents > 0", name="ck_type_min_positive"),
+        sa.CheckConstraint("max_amount_cents IS NULL OR min_amount_cents IS NULL OR max_amount_cents >= min_amount_cents",
+                           name="ck_type_bounds"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    name: str = Field(max_length=100)
+    description: str = Field(default="", max_length=1000)
+    accent_color: str = Field(default="", max_length=7)
+    image_url: str = Field(default="", max_length=500)
+    preset_amounts: str = Field(default="", max_length=500)
+    min_amount_cents: int | None = None
+    max_amount_cents: int | None = None
+    active: bool = Field(default=True)
+    position: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class Activity(SQLModel, table=True):

@@ -16,8 +16,14 @@ from sqlmodel import SQLModel
 import giftcerts.models  # noqa: F401  (registers the tables)
 from giftcerts import db, migrate
 
-TABLES = {"workspaces", "staff_users", "staff_sessions", "certificates", "activities", "api_keys", "orders",
-          "redemptions", "idempotency_records", "widget_sessions"}
+# Every table the models declare, and nothing else (compare_metadata checks each one's shape).
+TABLES = set(SQLModel.metadata.tables)
+CORE_TABLES = {"workspaces", "staff_users", "staff_sessions", "certificates", "activities", "api_keys", "orders",
+               "redemptions", "idempotency_records", "widget_sessions", "certificate_types"}
+
+
+def test_the_models_declare_at_least_the_core_tables():
+    assert CORE_TABLES <= TABLES
 
 
 def schema_differences(url: str) -> list:
