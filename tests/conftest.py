@@ -95,7 +95,9 @@ def app_server(tmp_path_factory):
     base = f"http://localhost:{port}"
     db_url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'browser.db'}"
     env = {**os.environ, "REFLEX_DB_URL": db_url, "PORT": str(port), "GIFTCERTS_PUBLIC_URL": base,
-           "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_USE_SYSTEM_BUN": "1"}
+           "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_USE_SYSTEM_BUN": "1",
+           # the app under test is this checkout's code, whatever the venv's editable install says
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_CURRENT_TEST", None)
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
