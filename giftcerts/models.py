@@ -130,6 +130,9 @@ class Certificate(SQLModel, table=True):
         sa.Index("ix_certificates_ws_recipient_id", "workspace_id", "recipient_email", "id"),
         # Upcoming expirations and the expiry sweep.
         sa.Index("ix_certificates_status_expires", "status", "expires_at"),
+        # One certificate per PaymentIntent and per confirmation link (portal sales).
+        sa.UniqueConstraint("stripe_payment_intent_id", name="uq_certificates_payment_intent"),
+        sa.UniqueConstraint("portal_token_hash", name="uq_certificates_portal_token"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -153,6 +156,14 @@ class Certificate(SQLModel, table=True):
     void_reason: str | None = Field(default=None, max_length=500)
     # What kind of certificate was sold (None: the workspace's plain, untyped certificate).
     certificate_type_id: int | None = Field(default=None, foreign_key="certificate_types.id", index=True)
+    # Portal sales: the Stripe PaymentIntent that pays for this certificate (one each, so a
+    # webhook or a confirmation finds exactly one certificate to activate).
+    stripe_payment_intent_id: str | None = Field(default=None, max_length=255)
+    # SHA-256 of the random token in the purchaser's confirmation link (never the token itself).
+    portal_token_hash: str | None = Field(default=None, max_length=64)
+    # Set once the payment was refunded through Stripe (staff voided a paid portal certificate).
+    stripe_refund_id: str | None = Field(default=None, max_length=255)
+    refunded_at: datetime | None = None
 
 
 class CertificateType(SQLModel, table=True):
@@ -288,3 +299,71 @@ class WidgetSession(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id")
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+# --- Portal purchases: segments, certificate type restrictions, Stripe events (issue 4) -------
+
+class SegmentKind(str, enum.Enum):
+    CUSTOMER_GROUP = "customer_group"
+    MARKET = "market"
+
+
+class Segment(SQLModel, table=True):
+    """Who may buy a restricted certificate type: a customer group (members by email address or
+    email domain) or a market (a market code chosen by the entry link `?market=XX`)."""
+
+    __tablename__ = "segments"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "name", name="uq_segments_ws_name"),
+        # One segment per market code, so a link `?market=XX` means one thing.
+        sa.UniqueConstraint("workspace_id", "market_code", name="uq_segments_ws_market"),
+        sa.CheckConstraint("kind IN ('customer_group', 'market')", name="ck_segment_kind"),
+        sa.CheckConstraint("(kind = 'market') = (market_code IS NOT NULL)", name="ck_segment_market_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    name: str = Field(max_length=100)
+    kind: str = Field(max_length=16)
+    market_code: str | None = Field(default=None, max_length=10)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SegmentMember(SQLModel, table=True):
+    """One entry of a customer group: a lower-case email address, or a domain (`example.com`)."""
+
+    __tablename__ = "segment_members"
+    __table_args__ = (
+        sa.UniqueConstraint("segment_id", "kind", "value", name="uq_segment_members"),
+        sa.CheckConstraint("kind IN ('email', 'domain')", name="ck_segment_member_kind"),
+        # Eligibility looks members up by value within the workspace.
+        sa.Index("ix_segment_members_ws_value", "workspace_id", "value"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    segment_id: int = Field(foreign_key="segments.id", index=True)
+    kind: str = Field(max_length=8)
+    value: str = Field(max_length=254)
+
+
+class CertificateTypeSegment(SQLModel, table=True):
+    """A segment allowed to buy a certificate type. A type with no rows here is for everyone."""
+
+    __tablename__ = "certificate_type_segments"
+
+    certificate_type_id: int = Field(foreign_key="certificate_types.id", primary_key=True)
+    segment_id: int = Field(foreign_key="segments.id", primary_key=True, index=True)
+    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+
+
+class StripeEvent(SQLModel, table=True):
+    """A Stripe event already processed: Stripe retries and duplicates, each id is acted on once."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (sa.UniqueConstraint("event_id", name="uq_stripe_events_event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255)
+    type: str = Field(max_length=100)
+    received_at: datetime = Field(default_factory=utcnow)
