@@ -188,18 +188,42 @@ def mark_paid(
 
 def _activate(
     session: Session, workspace: Workspace, cert: Certificate, *, actor: str, now: datetime,
-    kind: ActivityKind, details: str = "",
+    kind: ActivityKind, details: str = "", preceding: tuple[tuple[ActivityKind, str], ...] = (),
 ) -> None:
+    """Pending -> Active: the one place every activation passes (staff, API, portal payment).
+
+    `preceding` entries (e.g. Purchased, Purchased from Portal) are written after the
+    transition succeeded and before the entry of `kind`, in the same transaction."""
     expires_at = now + timedelta(days=workspace.expiry_days)
     _transition(session, cert, S.ACTIVE, allowed_from=[S.PENDING.value],
                 values={"activated_at": now, "expires_at": expires_at})
+    for earlier_kind, earlier_details in preceding:
+        activity.record(session, cert, earlier_kind, actor=actor, now=now, details=earlier_details)
     activity.record(session, cert, kind, actor=actor, now=now,
                     details=details or f"Active until {format_date(expires_at, workspace.timezone)}")
 
 
+def activate_portal_purchase(
+    session: Session, workspace: Workspace, cert: Certificate, *, payment_reference: str, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """A portal certificate's card payment succeeded: Pending -> Active, with the seed's entries
+    Purchased (payment completed), Purchased from Portal and Activated from Portal.
+
+    Raises InvalidTransition if it is no longer Pending (already activated by the webhook or
+    the confirmation that arrived first): callers treat that as done."""
+    now = now or utcnow()
+    amount_text = money.format_money(cert.amount_cents, cert.currency)
+    _activate(session, workspace, cert, actor=actor, now=now, kind=ActivityKind.ACTIVATED_FROM_PORTAL,
+              preceding=((ActivityKind.PURCHASED, f"{amount_text} paid by card ({payment_reference})"),
+                         (ActivityKind.PURCHASED_FROM_PORTAL,
+                          f"Bought by {cert.purchaser_name} <{cert.purchaser_email}>")))
+    return cert
+
+
 def void_certificate(
     session: Session, workspace: Workspace, *, certificate_id: int, reason: str | None, actor: str,
-    now: datetime | None = None,
+    now: datetime | None = None, refund_id: str | None = None,
 ) -> Certificate:
     """Cancel a certificate (refund or correction). A reason is required for the record."""
     now = now or utcnow()
@@ -209,9 +233,13 @@ def void_certificate(
     if len(reason_text) > REASON_MAX:
         raise ValidationError({"reason": f"The reason must be at most {REASON_MAX} characters."})
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    refund_values = {"stripe_refund_id": refund_id, "refunded_at": now} if refund_id else {}
     _transition(session, cert, S.VOIDED, allowed_from=_from_states(S.VOIDED),
-                values={"voided_at": now, "void_reason": reason_text})
-    activity.record(session, cert, ActivityKind.VOIDED, actor=actor, now=now, details=f"Reason: {reason_text}")
+                values={"voided_at": now, "void_reason": reason_text, **refund_values})
+    refunded = (f" Payment of {money.format_money(cert.amount_cents, cert.currency)} refunded to the card "
+                f"(Stripe {refund_id}).") if refund_id else ""
+    activity.record(session, cert, ActivityKind.VOIDED, actor=actor, now=now,
+                    details=f"Reason: {reason_text}{refunded}")
     return cert
 
 
@@ -226,6 +254,9 @@ def reactivate_certificate(
     if cert.activated_at is None:
         raise InvalidTransition("This certificate was voided before it was paid, so there is nothing to restore. "
                                 "Create a new certificate instead.")
+    if cert.refunded_at is not None:
+        raise InvalidTransition("This certificate's payment was refunded when it was voided, so it cannot be "
+                                "reactivated. Create a new certificate instead.")
     if cert.expires_at is not None and cert.expires_at <= now:
         raise CertificateExpired(
             f"This certificate expired on {format_date(cert.expires_at, workspace.timezone)} "
