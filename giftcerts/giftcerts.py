@@ -1,6 +1,11 @@
 """The Reflex app: pages of the staff dashboard plus the HTTP routes. Thin by design:
 business rules live in giftcerts.core."""
 
+import asyncio
+import logging
+import os
+from datetime import timedelta
+
 import reflex as rx
 from starlette.applications import Starlette
 
@@ -17,11 +22,16 @@ from giftcerts.ui.pages.order_detail import OrderState, order_page
 from giftcerts.ui.pages.orders import OrdersState, orders_page
 from giftcerts.ui.pages.settings import SettingsState, settings_page
 from giftcerts.ui.pages.widget import WidgetState, widget_page
+# Portal purchases, certificate types and segments (issue 4).
+from giftcerts.payments import webhooks as stripe_webhooks
+from giftcerts.ui.pages.certificate_types import CertificateTypesState, certificate_types_page
+from giftcerts.ui.pages.portal import ConfirmationState, PortalState, confirmation_page, portal_page
+from giftcerts.ui.pages.segments import SegmentsState, segments_page
 
 
 app = rx.App(
     # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=api_routes()), frame_ancestors],
+    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes()]), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
@@ -52,3 +62,29 @@ app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys · giftcerts"
 app.add_page(widget_page, route=routes.WIDGET, title="Gift certificate", on_load=WidgetState.on_load)
 app.add_page(demo_checkout_page, route=routes.DEMO_CHECKOUT, title="Checkout · Demo Adventures",
              on_load=DemoCheckoutState.on_load)
+
+# --- Portal purchases, certificate types and segments (issue 4) ---------------------------
+app.add_page(portal_page, route=routes.PORTAL, title="Gift certificates", on_load=PortalState.on_load)
+app.add_page(confirmation_page, route=routes.PORTAL_CONFIRMATION, title="Your gift certificate",
+             on_load=ConfirmationState.on_load)
+app.add_page(certificate_types_page, route=routes.CERTIFICATE_TYPES, title="Certificate types · giftcerts",
+             on_load=[CertificateTypesState.require_login, CertificateTypesState.on_load])
+app.add_page(segments_page, route=routes.SEGMENTS, title="Segments · giftcerts",
+             on_load=[SegmentsState.require_login, SegmentsState.on_load])
+
+# Portal checkouts nobody finished: resolved with Stripe and cancelled after this long.
+PENDING_TIMEOUT = timedelta(minutes=int(os.environ.get("GIFTCERTS_PENDING_TIMEOUT_MINUTES", "60")))
+
+
+@app.register_lifespan_task
+async def _cleanup_abandoned_checkouts():
+    from giftcerts.payments import checkout
+
+    while True:
+        await asyncio.sleep(300)
+        try:
+            counts = await asyncio.to_thread(checkout.cleanup_abandoned, older_than=PENDING_TIMEOUT)
+            if any(counts.values()):
+                logging.getLogger("giftcerts").info("abandoned checkouts: %s", counts)
+        except Exception:  # noqa: BLE001  (try again next round)
+            logging.getLogger("giftcerts").exception("cleaning up abandoned checkouts failed")

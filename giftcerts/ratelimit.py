@@ -3,6 +3,7 @@ REFLEX_REDIS_URL is set (so several app processes share one budget)."""
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 
@@ -15,6 +16,8 @@ from giftcerts import config
 SIGN_IN_PER_ADDRESS = parse("20/10 minutes")
 # Orders opened by the public demo checkout page (/demo/checkout).
 DEMO_CHECKOUTS_PER_ADDRESS = parse("60/10 minutes")
+# Card payments started on the public portal: stolen-card testers love open payment forms.
+PORTAL_PAYMENTS_PER_ADDRESS = parse(os.environ.get("GIFTCERTS_PORTAL_PAYMENT_LIMIT", "30/10 minutes"))
 
 
 @lru_cache(maxsize=1)

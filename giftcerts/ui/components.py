@@ -12,6 +12,7 @@ STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "A
                   ("voided", "Voided"), ("expired", "Expired")]
 
 NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
+       ("Certificate types", routes.CERTIFICATE_TYPES, "layers"), ("Segments", routes.SEGMENTS, "users"),
        ("Settings", routes.SETTINGS, "settings")]
 
 

@@ -19,3 +19,16 @@ DEMO_CHECKOUT = "/demo/checkout"
 
 def order(order_id: int | str) -> str:
     return f"{ORDERS}/{order_id}"
+# Public purchase portal, certificate types and segments (issue 4).
+PORTAL = "/portal/[workspace]"
+PORTAL_CONFIRMATION = "/portal/[workspace]/confirmation"
+CERTIFICATE_TYPES = "/dashboard/certificate-types"
+SEGMENTS = "/dashboard/segments"
+
+
+def portal(slug: str) -> str:
+    return f"/portal/{slug}"
+
+
+def portal_confirmation(slug: str, token: str) -> str:
+    return f"/portal/{slug}/confirmation?token={token}"

@@ -8,6 +8,7 @@ from giftcerts import db
 from giftcerts.core import activity, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
+from giftcerts.payments import checkout
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import detail_item, detail_page, field_error, status_badge
@@ -22,6 +23,7 @@ class CertificateState(AuthState):
     void_open: bool = False
     errors: dict[str, str] = {}
     working: bool = False
+    void_error: str = ""
 
     def _cert_id(self) -> int | None:
         raw = str(self.router.page.params.get("cert_id", ""))
@@ -82,6 +84,7 @@ class CertificateState(AuthState):
     @rx.event
     def open_void(self):
         self.errors = {}
+        self.void_error = ""
         self.void_open = True
 
     @rx.event
@@ -90,12 +93,29 @@ class CertificateState(AuthState):
 
     @rx.event
     def void(self, form: dict):
+        """Void; a paid portal certificate is refunded through Stripe first (checkout.void_with_refund)."""
         cert_id = self._cert_id() or 0
         reason = str(form.get("reason", ""))[:2000]
-        return self._act(
-            lambda s, ws, p: lifecycle.void_certificate(s, ws, certificate_id=cert_id, reason=reason, actor=p.email),
-            "Certificate voided.",
-        )
+        self.void_error = ""
+        try:
+            principal = self._guard(write=True)
+            cert = checkout.void_with_refund(workspace_id=principal.workspace_id, certificate_id=cert_id,
+                                             reason=reason, actor=principal.email)
+        except ValidationError as exc:
+            self.errors = exc.errors
+            return
+        except checkout.RefundFailed as exc:
+            self.void_error = exc.message  # stays on screen: money and certificate need a person's eye
+            self._refresh_if_signed_in()
+            return rx.toast.error(exc.message)
+        except DomainError as exc:
+            self._refresh_if_signed_in()
+            return self._refuse(exc)
+        self.errors = {}
+        self.void_open = False
+        self._refresh(principal)
+        return rx.toast.success("Certificate voided and payment refunded." if cert.stripe_refund_id
+                                else "Certificate voided.")
 
     @rx.event
     def reactivate(self):
@@ -124,9 +144,16 @@ def _void_dialog() -> rx.Component:
         rx.alert_dialog.content(
             rx.alert_dialog.title("Void this certificate?"),
             rx.alert_dialog.description(
-                "It can no longer be redeemed. You can reactivate it later unless it expires meanwhile.",
+                rx.cond(CertificateState.cert["refundable"] == "yes",
+                        "It can no longer be redeemed, and the card payment of " + CertificateState.cert["amount"]
+                        + " is refunded to the purchaser through Stripe. A refunded certificate cannot be "
+                          "reactivated.",
+                        "It can no longer be redeemed. You can reactivate it later unless it expires meanwhile."),
                 size="2",
             ),
+            rx.cond(CertificateState.void_error != "",
+                    rx.callout(CertificateState.void_error, icon="circle-alert", color_scheme="red", size="1",
+                               role="alert", margin_top="0.75rem")),
             rx.form(
                 rx.vstack(
                     rx.el.label("Reason", html_for="void-reason", style={"font_weight": "500", "font_size": "14px"}),
@@ -203,6 +230,8 @@ def _details() -> rx.Component:
                 detail_item("Expires", c["expires_at"]),
                 detail_item("Redeemed", c["redeemed_at"]),
                 detail_item("Voided", c["voided_at"]),
+                rx.cond(c["payment"] != "", detail_item("Card payment", c["payment"])),
+                rx.cond(c["refund"] != "", detail_item("Refund", c["refund"])),
                 columns=rx.breakpoints(initial="1", sm="2", md="3"),
                 spacing="4",
                 width="100%",

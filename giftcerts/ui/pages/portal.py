@@ -1,0 +1,730 @@
+"""/portal/[workspace]: the public purchase portal, and its confirmation page.
+
+Public: no sign-in. The browser chooses and types; the server decides. Every handler works
+from the workspace in the URL and re-validates what it is sent (giftcerts.core.purchases):
+the amount and currency charged come from the server, restricted types are checked against
+the purchaser's email and market at payment time, and the portal being switched off refuses
+even a hand-made request. The card never reaches this server: Stripe.js turns it into a token
+in the browser (giftcerts.payments.checkout does the rest). Backend-only vars (`_...`) hold
+the checkout in progress; nothing secret is sent to the browser.
+"""
+
+from __future__ import annotations
+
+import json
+
+import reflex as rx
+
+from giftcerts import db, ratelimit
+from giftcerts.clock import format_date
+from giftcerts.core import money, purchases, segments
+from giftcerts.core.codes import format_code
+from giftcerts.core.errors import DomainError, NotFound, ValidationError
+from giftcerts.core.segments import Visitor
+from giftcerts.core.validation import MESSAGE_MAX
+from giftcerts.models import CertificateStatus
+from giftcerts.payments import checkout, gateway
+from giftcerts.ui import routes
+
+CARD_ELEMENT_ID = "gc-card-element"
+
+
+def mount_card_js(js_url: str, publishable_key: str) -> str:
+    """Load Stripe.js (once), then mount a card Element into the page's card box."""
+    return """
+(async function (jsUrl, key, hostId) {
+  if (!window.Stripe) {
+    await new Promise(function (resolve, reject) {
+      var s = document.createElement("script");
+      s.src = jsUrl; s.onload = resolve;
+      s.onerror = function () { reject(new Error("Stripe.js could not be loaded")); };
+      document.head.appendChild(s);
+    });
+  }
+  var host = null;
+  for (var i = 0; i < 100 && !(host = document.getElementById(hostId)); i++) {
+    await new Promise(function (r) { setTimeout(r, 50); });
+  }
+  if (!host) return false;
+  if (!window.__gcStripe || window.__gcStripeKey !== key) {
+    window.__gcStripe = Stripe(key); window.__gcStripeKey = key;
+  }
+  if (window.__gcCard) { try { window.__gcCard.destroy(); } catch (e) {} }
+  host.innerHTML = "";
+  window.__gcCard = window.__gcStripe.elements().create("card", {hidePostalCode: false});
+  window.__gcCard.mount(host);
+  return true;
+})(%s, %s, %s)""" % (json.dumps(js_url), json.dumps(publishable_key), json.dumps(CARD_ELEMENT_ID))
+
+
+TOKENIZE_JS = """
+(async function () {
+  try {
+    if (!window.__gcStripe || !window.__gcCard) return {error: "The card form is still loading. Please try again."};
+    var r = await window.__gcStripe.createToken(window.__gcCard);
+    if (r.error) return {error: r.error.message || "Please check your card details."};
+    return {token: r.token.id, card: r.token.card ? r.token.card.id : ""};
+  } catch (e) {
+    return {error: "Please enter your card details."};
+  }
+})()"""
+
+
+def authenticate_js(client_secret: str) -> str:
+    """3-D Secure: Stripe.js shows the card issuer's step, then we ask the server how it went."""
+    return """
+(async function (secret) {
+  try {
+    var r = await window.__gcStripe.confirmCardPayment(secret);
+    if (r.error) return {error: r.error.message || "The card could not be authenticated."};
+    return {status: r.paymentIntent ? r.paymentIntent.status : ""};
+  } catch (e) {
+    return {error: "The card could not be authenticated."};
+  }
+})(%s)""" % json.dumps(client_secret)
+
+
+def _amount_label(cents: int, currency: str) -> str:
+    text = money.format_money(cents, currency)
+    return text[:-3] if text.endswith(".00") else text
+
+
+class PortalState(rx.State):
+    phase: str = "loading"  # loading | ready | not_found | disabled
+    shop_name: str = ""
+    currency: str = ""
+    payments_ready: bool = False
+    types: list[dict[str, str]] = []
+    has_types: bool = False
+    selected_type: str = ""
+    type_notice: str = ""
+    presets: list[dict[str, str]] = []
+    bounds_text: str = ""
+    amount: str = ""
+    amount_error: str = ""
+    purchaser_email: str = ""
+    message: str = ""
+    market: str = ""
+    markets: list[dict[str, str]] = []
+    errors: dict[str, str] = {}
+    pay_error: str = ""
+    working: bool = False
+
+    # The checkout in progress: server-side only.
+    _order: dict = {}
+    _certificate_id: int = 0
+    _payment_intent_id: str = ""
+    _confirmation_token: str = ""
+
+    def _slug(self) -> str:
+        return str(self.router.page.params.get("workspace", ""))[:63].lower()
+
+    # --- what the visitor sees --------------------------------------------------------------
+
+    def _offer(self, session, ws) -> None:
+        """The types this visitor may buy (by purchaser email and market) and the amounts for the chosen one."""
+        visitor = Visitor(email=self.purchaser_email, market=self.market)
+        offered = segments.available_types(session, ws, visitor)
+        self.has_types = bool(segments.list_types(session, ws.id, active_only=True))
+        self.types = [{
+            "id": str(t.id), "name": t.name, "description": t.description,
+            "accent": t.accent_color or "var(--accent-9)", "image": t.image_url,
+            "from": _amount_label(segments.bounds(ws, t)[0], ws.currency),
+        } for t in offered]
+        ids = [t["id"] for t in self.types]
+        if self.selected_type and self.selected_type not in ids:
+            self.type_notice = "The certificate you chose is not available for this email address or market."
+            self.selected_type = ""
+        if not self.selected_type and ids:
+            self.selected_type = ids[0]
+        ctype = segments.get_type(session, ws.id, self.selected_type) if self.selected_type else None
+        low, high = segments.bounds(ws, ctype)
+        self.presets = [{"value": money.format_plain(v, ws.currency), "label": _amount_label(v, ws.currency)}
+                        for v in segments.presets(ws, ctype)]
+        self.bounds_text = (f"Any amount from {money.format_money(low, ws.currency)} to "
+                            f"{money.format_money(high, ws.currency)}")
+        self._check_amount(ws, ctype)
+
+    def _check_amount(self, ws, ctype) -> None:
+        self.amount_error = ""
+        if not self.amount.strip():
+            return
+        low, high = segments.bounds(ws, ctype)
+        try:
+            cents = money.parse_amount(self.amount, ws.currency)
+            money.check_bounds(cents, minimum=low, maximum=high, currency=ws.currency)
+        except ValidationError as exc:
+            self.amount_error = exc.message
+
+    def _refresh_offer(self) -> None:
+        with db.read_session() as session:
+            try:
+                ws = purchases.portal_workspace(session, self._slug())
+            except NotFound:
+                self.phase = "not_found"
+                return
+            self._offer(session, ws)
+
+    @rx.var
+    def summary(self) -> str:
+        if self.phase != "ready" or not self.amount.strip() or self.amount_error:
+            return ""
+        try:
+            cents = money.parse_amount(self.amount, self.currency)
+        except ValidationError:
+            return ""
+        return f"{money.format_money(cents, self.currency)} {self.currency}"
+
+    @rx.var
+    def message_count(self) -> str:
+        return f"{len(self.message)} / {MESSAGE_MAX}"
+
+    @rx.event
+    def on_load(self):
+        self.phase = "loading"
+        self.errors, self.pay_error, self.type_notice, self.working = {}, "", "", False
+        self.amount = self.message = self.purchaser_email = self.selected_type = ""
+        self._order, self._certificate_id, self._payment_intent_id, self._confirmation_token = {}, 0, "", ""
+        self.market = segments.normalize_market(str(self.router.url.query_parameters.get("market", ""))[:20])
+        with db.read_session() as session:
+            try:
+                ws = purchases.portal_workspace(session, self._slug())
+            except NotFound:
+                self.phase = "not_found"
+                return
+            self.shop_name = ws.name
+            if not ws.portal_enabled:
+                self.phase = "disabled"
+                return
+            self.currency = ws.currency
+            self.markets = [{"code": m.market_code, "name": m.name} for m in segments.markets(session, ws.id)]
+            if self.market and self.market not in {m["code"] for m in self.markets}:
+                self.market = ""
+            self._offer(session, ws)
+        conf = gateway.settings()
+        self.payments_ready = conf.enabled
+        self.phase = "ready"
+        if conf.enabled:
+            return rx.call_script(mount_card_js(conf.js_url, conf.publishable_key))
+
+    @rx.event
+    def choose_type(self, type_id: str):
+        self.selected_type = str(type_id)[:12]
+        self.type_notice = ""
+        self._refresh_offer()
+
+    @rx.event
+    def choose_amount(self, value: str):
+        self.amount = str(value)[:20]
+        self._refresh_offer()
+
+    @rx.event
+    def set_amount(self, value: str):
+        self.amount = str(value)[:20]
+        self._refresh_offer()
+
+    @rx.event
+    def set_purchaser_email(self, value: str):
+        self.purchaser_email = str(value)[:254]
+
+    @rx.event
+    def check_email(self, value: str = ""):
+        """Purchaser email entered: show the types reserved for this customer's groups, if any."""
+        if value:
+            self.purchaser_email = str(value)[:254]
+        self._refresh_offer()
+
+    @rx.event
+    def set_message(self, value: str):
+        self.message = str(value)[:MESSAGE_MAX]
+
+    @rx.event
+    def choose_market(self, value: str):
+        code = segments.normalize_market(str(value)[:20])
+        self.market = code if code in {m["code"] for m in self.markets} else ""
+        self.type_notice = ""
+        self._refresh_offer()
+
+    # --- paying -------------------------------------------------------------------------------
+
+    def _form(self, form: dict) -> dict:
+        fields = ("purchaser_name", "purchaser_email", "recipient_name", "recipient_email", "amount", "message",
+                  "certificate_type")
+        return {key: str(form.get(key, ""))[:5000] for key in fields}
+
+    @rx.event
+    def pay(self, form: dict):
+        """Check everything on the server, then ask Stripe.js for a card token."""
+        self.errors, self.pay_error = {}, ""
+        if self.working:
+            return
+        order = self._form(form)
+        self.purchaser_email, self.amount = order["purchaser_email"][:254], order["amount"][:20]
+        self.message = order["message"][:MESSAGE_MAX]
+        try:
+            with db.read_session() as session:
+                ws = purchases.portal_workspace(session, self._slug())
+                purchases.validate_purchase(
+                    session, ws, certificate_type_id=order["certificate_type"], amount=order["amount"],
+                    purchaser_name=order["purchaser_name"], purchaser_email=order["purchaser_email"],
+                    recipient_name=order["recipient_name"], recipient_email=order["recipient_email"],
+                    message=order["message"], market=self.market)
+        except ValidationError as exc:
+            self.errors = exc.errors
+            self.pay_error = "Please correct the highlighted fields."
+            return
+        except purchases.PortalUnavailable as exc:
+            self.phase = "disabled"
+            self.pay_error = exc.message
+            return
+        except DomainError as exc:
+            self.pay_error = exc.message
+            self._refresh_offer()
+            return
+        if not gateway.settings().enabled:
+            self.pay_error = "Card payments are not set up for this shop yet."
+            return
+        self._order = order
+        self.working = True
+        return rx.call_script(TOKENIZE_JS, callback=PortalState.charge)
+
+    @rx.event
+    def charge(self, result: dict):
+        """Stripe.js answered with a card token (or an error): create the certificate and charge."""
+        order, self._order = self._order, {}
+        if not order:
+            self.working = False
+            return
+        result = result if isinstance(result, dict) else {}
+        token, card_id = str(result.get("token") or "")[:255], str(result.get("card") or "")[:255]
+        if result.get("error") or not token.startswith("tok_"):
+            self.working = False
+            self.pay_error = str(result.get("error") or "Please check your card details.")[:300]
+            return
+        wait = ratelimit.hit(ratelimit.PORTAL_PAYMENTS_PER_ADDRESS, "portal-pay", self._slug(),
+                             self.router.session.client_ip or "unknown")
+        if wait is not None:
+            self.working = False
+            self.pay_error = f"Too many payment attempts. Please try again in {-(-wait // 60)} minutes."
+            return
+        try:
+            outcome = checkout.pay(slug=self._slug(), form=order, market=self.market,
+                                   card=gateway.CardReference(token_id=token, card_id=card_id))
+        except ValidationError as exc:
+            self.working = False
+            self.errors = exc.errors
+            self.pay_error = "Please correct the highlighted fields."
+            return
+        except DomainError as exc:
+            self.working = False
+            self.pay_error = exc.message
+            return
+        return self._after(outcome)
+
+    @rx.event
+    def authenticated(self, result: dict):
+        """Back from the card's authentication step: the server asks Stripe, not the browser."""
+        if not self._payment_intent_id:
+            self.working = False
+            return
+        outcome = checkout.finish(certificate_id=self._certificate_id, payment_intent_id=self._payment_intent_id,
+                                  confirmation_token=self._confirmation_token)
+        if outcome.status == "declined" and isinstance(result, dict) and result.get("error"):
+            outcome = checkout.CheckoutResult("declined", str(result["error"])[:300])
+        return self._after(outcome)
+
+    def _after(self, outcome: checkout.CheckoutResult):
+        if outcome.status == "requires_action":
+            self._certificate_id = outcome.certificate_id
+            self._payment_intent_id = outcome.payment_intent_id
+            self._confirmation_token = outcome.confirmation_token
+            return rx.call_script(authenticate_js(outcome.client_secret), callback=PortalState.authenticated)
+        self._certificate_id, self._payment_intent_id = 0, ""
+        if outcome.status == "succeeded":
+            token, self._confirmation_token = outcome.confirmation_token, ""
+            return rx.redirect(routes.portal_confirmation(self._slug(), token))
+        self._confirmation_token = ""
+        self.working = False
+        self.pay_error = outcome.message or "The payment did not go through."
+
+
+# --- confirmation ---------------------------------------------------------------------------------
+
+class ConfirmationState(rx.State):
+    phase: str = "loading"  # loading | ready | pending | cancelled | not_found
+    shop_name: str = ""
+    code: str = ""
+    amount: str = ""
+    type_name: str = ""
+    recipient_name: str = ""
+    recipient_email: str = ""
+    purchaser_email: str = ""
+    message: str = ""
+    expires: str = ""
+    checks: int = 0
+
+    def _load(self) -> None:
+        slug = str(self.router.page.params.get("workspace", ""))[:63]
+        token = str(self.router.url.query_parameters.get("token", ""))[:100]
+        try:
+            with db.read_session() as session:
+                ws, cert = purchases.confirmation(session, slug=slug, token=token)
+                type_name = purchases.type_label(session, cert)
+            if cert.status == CertificateStatus.PENDING.value and cert.stripe_payment_intent_id:
+                try:  # the webhook may be late: ask Stripe ourselves
+                    cert = checkout.settle_from_stripe(cert.stripe_payment_intent_id) or cert
+                except (gateway.GatewayError, gateway.PaymentsNotConfigured):
+                    pass
+        except NotFound:
+            self.phase = "not_found"
+            return
+        self.shop_name = ws.name
+        self.amount = money.format_money(cert.amount_cents, cert.currency)
+        self.type_name = type_name
+        self.recipient_name, self.recipient_email = cert.recipient_name, cert.recipient_email
+        self.purchaser_email, self.message = cert.purchaser_email, cert.message
+        if cert.status == CertificateStatus.PENDING.value:
+            self.phase, self.code, self.expires = "pending", "", ""
+        elif cert.activated_at is None:
+            self.phase, self.code, self.expires = "cancelled", "", ""
+        else:
+            self.phase = "ready"
+            self.code = format_code(cert.code)
+            self.expires = format_date(cert.expires_at, ws.timezone)
+
+    @rx.event
+    def on_load(self):
+        self.phase, self.checks = "loading", 0
+        self._load()
+        if self.phase == "pending":
+            return rx.call_script("new Promise(function (r) { setTimeout(function () { r(true); }, 1500); })",
+                                  callback=ConfirmationState.recheck)
+
+    @rx.event
+    def recheck(self, _result=None):
+        """While the payment is confirming: look again, for a minute at most."""
+        if self.phase != "pending" or self.checks >= 40:
+            return
+        self.checks += 1
+        self._load()
+        if self.phase == "pending":
+            return rx.call_script("new Promise(function (r) { setTimeout(function () { r(true); }, 1500); })",
+                                  callback=ConfirmationState.recheck)
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+def _shell(*children, title=None) -> rx.Component:
+    return rx.box(
+        rx.el.header(
+            rx.hstack(
+                rx.icon("gift", size=22, color=rx.color("accent", 9), aria_hidden="true"),
+                rx.heading(title if title is not None else PortalState.shop_name, size="5", as_="p"),
+                align="center", spacing="2", max_width="760px", margin="0 auto", width="100%",
+            ),
+            style={"padding": "1rem 1.25rem", "border_bottom": f"1px solid {rx.color('gray', 5)}",
+                   "background": rx.color("accent", 2)},
+        ),
+        rx.el.main(
+            rx.vstack(*children, spacing="5", width="100%"),
+            style={"max_width": "760px", "margin": "0 auto", "padding": "1.5rem 1.25rem 3rem"},
+        ),
+        min_height="100vh",
+    )
+
+
+def _message_page(icon: str, heading: str, body: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 9), aria_hidden="true"),
+            rx.heading(heading, size="6", as_="h1", text_align="center"),
+            rx.text(body, size="3", color=rx.color("gray", 11), text_align="center"),
+            align="center", spacing="3", max_width="460px",
+        ),
+        padding="4rem 1rem", width="100%",
+    )
+
+
+def _label(text: str, html_for: str) -> rx.Component:
+    return rx.el.label(text, html_for=html_for, style={"font_weight": "500", "font_size": "14px"})
+
+
+def _error(name: str) -> rx.Component:
+    return rx.cond(PortalState.errors.contains(name),
+                   rx.text(PortalState.errors[name], color=rx.color("red", 11), size="2", id=f"{name}-error"))
+
+
+def _field(label: str, name: str, *, type: str = "text", **props) -> rx.Component:
+    input_id = f"portal-{name}"
+    return rx.vstack(
+        _label(label, input_id),
+        rx.input(id=input_id, name=name, type=type, width="100%", size="3", aria_describedby=f"{name}-error",
+                 aria_invalid=rx.cond(PortalState.errors.contains(name), "true", "false"), **props),
+        _error(name),
+        spacing="1", width="100%", align="start",
+    )
+
+
+def _type_card(t: rx.Var) -> rx.Component:
+    selected = PortalState.selected_type == t["id"]
+    return rx.el.label(
+        rx.hstack(
+            rx.el.input(type="radio", name="type_choice", value=t["id"], checked=selected,
+                        on_change=PortalState.choose_type(t["id"]), aria_label=t["name"],
+                        style={"margin_top": "4px"}),
+            rx.vstack(
+                rx.cond(t["image"] != "", rx.image(src=t["image"], alt="", width="100%", max_height="120px",
+                                                   object_fit="cover", border_radius="6px")),
+                rx.text(t["name"], weight="bold", size="3"),
+                rx.cond(t["description"] != "", rx.text(t["description"], size="2", color=rx.color("gray", 11),
+                                                        style={"white_space": "pre-wrap"})),
+                rx.text("From ", t["from"], size="1", color=rx.color("gray", 10)),
+                spacing="1", align="start", width="100%",
+            ),
+            spacing="3", align="start", width="100%",
+        ),
+        style={"display": "block", "cursor": "pointer", "padding": "0.9rem", "border_radius": "10px",
+               "border": rx.cond(selected, "2px solid " + t["accent"], f"1px solid {rx.color('gray', 6)}"),
+               "border_left": "6px solid " + t["accent"], "background": rx.color("gray", 1)},
+    )
+
+
+def _types() -> rx.Component:
+    return rx.cond(
+        PortalState.has_types,
+        rx.el.fieldset(
+            rx.el.legend(rx.heading("Choose a gift certificate", size="4", as_="h2"),
+                         style={"margin_bottom": "0.75rem"}),
+            rx.cond(PortalState.types.length() > 0,
+                    rx.grid(rx.foreach(PortalState.types, _type_card), columns=rx.breakpoints(initial="1", sm="2"),
+                            spacing="3", width="100%"),
+                    rx.callout("No gift certificates are available for this email address or market.",
+                               icon="info", width="100%")),
+            rx.cond(PortalState.type_notice != "",
+                    rx.callout(PortalState.type_notice, icon="info", color_scheme="amber", size="1",
+                               width="100%", margin_top="0.5rem")),
+            _error("certificate_type"),
+            style={"border": "0", "padding": "0", "margin": "0", "width": "100%"},
+        ),
+    )
+
+
+def _market_picker() -> rx.Component:
+    return rx.cond(
+        PortalState.markets.length() > 0,
+        rx.hstack(
+            _label("Market", "portal-market"),
+            rx.el.select(
+                rx.el.option("All markets", value=""),
+                rx.foreach(PortalState.markets, lambda m: rx.el.option(m["name"], value=m["code"])),
+                id="portal-market", value=PortalState.market, on_change=PortalState.choose_market,
+                style={"height": "32px", "padding": "0 8px", "border_radius": "6px",
+                       "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1)},
+            ),
+            align="center", spacing="2",
+        ),
+    )
+
+
+def _amount() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Amount", size="4", as_="h2"),
+        rx.hstack(
+            rx.foreach(PortalState.presets, lambda p: rx.button(
+                p["label"], type="button", size="3",
+                variant=rx.cond(PortalState.amount == p["value"], "solid", "outline"),
+                on_click=PortalState.choose_amount(p["value"]))),
+            wrap="wrap", spacing="2",
+        ),
+        _label("Amount", "portal-amount"),
+        rx.hstack(
+            rx.input(id="portal-amount", name="amount", value=PortalState.amount, on_change=PortalState.set_amount,
+                     input_mode="decimal", placeholder="Other amount", size="3", width="200px",
+                     aria_describedby="amount-hint amount-error",
+                     aria_invalid=rx.cond((PortalState.amount_error != "") | PortalState.errors.contains("amount"),
+                                          "true", "false")),
+            rx.text(PortalState.currency, size="2", color=rx.color("gray", 11)),
+            align="center", spacing="2",
+        ),
+        rx.text(PortalState.bounds_text, id="amount-hint", size="1", color=rx.color("gray", 10)),
+        rx.cond(PortalState.amount_error != "",
+                rx.text(PortalState.amount_error, color=rx.color("red", 11), size="2", id="amount-error"),
+                _error("amount")),
+        spacing="2", width="100%", align="start",
+    )
+
+
+def _people() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Your details", size="4", as_="h2"),
+        rx.grid(
+            _field("Your name", "purchaser_name", auto_complete="name"),
+            rx.vstack(
+                _label("Your email", "portal-purchaser_email"),
+                rx.input(id="portal-purchaser_email", name="purchaser_email", type="email", size="3", width="100%",
+                         auto_complete="email", value=PortalState.purchaser_email,
+                         on_change=PortalState.set_purchaser_email, on_blur=PortalState.check_email,
+                         aria_describedby="purchaser_email-error",
+                         aria_invalid=rx.cond(PortalState.errors.contains("purchaser_email"), "true", "false")),
+                _error("purchaser_email"),
+                spacing="1", width="100%", align="start",
+            ),
+            columns=rx.breakpoints(initial="1", sm="2"), spacing="4", width="100%",
+        ),
+        rx.heading("Recipient", size="4", as_="h2", padding_top="0.5rem"),
+        rx.grid(
+            _field("Recipient name", "recipient_name"),
+            _field("Recipient email", "recipient_email", type="email"),
+            columns=rx.breakpoints(initial="1", sm="2"), spacing="4", width="100%",
+        ),
+        rx.vstack(
+            _label("Personal message", "portal-message"),
+            rx.text_area(id="portal-message", name="message", value=PortalState.message,
+                         on_change=PortalState.set_message, max_length=MESSAGE_MAX, rows="4", width="100%",
+                         placeholder="Optional", aria_describedby="message-count message-error"),
+            rx.hstack(_error("message"), rx.spacer(),
+                      rx.text(PortalState.message_count, id="message-count", size="1", color=rx.color("gray", 10),
+                              aria_live="polite"),
+                      width="100%"),
+            spacing="1", width="100%", align="start",
+        ),
+        spacing="3", width="100%", align="start",
+    )
+
+
+def _payment() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Payment", size="4", as_="h2"),
+        rx.cond(
+            PortalState.summary != "",
+            rx.hstack(rx.text("You will be charged", size="3"), rx.spacer(),
+                      rx.text(PortalState.summary, size="4", weight="bold", id="portal-total"),
+                      width="100%", align="center",
+                      style={"padding": "0.75rem 1rem", "border_radius": "8px", "background": rx.color("accent", 3)}),
+        ),
+        rx.cond(
+            PortalState.payments_ready,
+            rx.vstack(
+                rx.text("Card", size="2", weight="medium"),
+                rx.el.div(id=CARD_ELEMENT_ID, role="group", aria_label="Card details",
+                          style={"padding": "0.75rem", "border": f"1px solid {rx.color('gray', 7)}",
+                                 "border_radius": "8px", "width": "100%", "min_height": "44px",
+                                 "background": "white"}),
+                spacing="1", width="100%",
+            ),
+            rx.callout("Card payments are not set up for this shop yet.", icon="triangle-alert", color_scheme="amber",
+                       width="100%"),
+        ),
+        rx.el.div(
+            rx.cond(PortalState.pay_error != "",
+                    rx.callout(PortalState.pay_error, icon="circle-alert", color_scheme="red", width="100%")),
+            role="alert", id="portal-pay-error", style={"width": "100%"},
+        ),
+        rx.button("Pay", type="submit", size="4", width="100%", loading=PortalState.working,
+                  disabled=~PortalState.payments_ready),
+        rx.text("Payments are processed securely by Stripe. Your card details never reach our servers.", size="1",
+                color=rx.color("gray", 10)),
+        spacing="3", width="100%", align="start",
+    )
+
+
+def _purchase_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.vstack(
+                rx.heading("Give the gift of travel", size="7", as_="h1"),
+                rx.text("Buy a gift certificate that can be redeemed on a future booking.", size="3",
+                        color=rx.color("gray", 11)),
+                spacing="1",
+            ),
+            _market_picker(),
+            _types(),
+            rx.el.input(type="hidden", name="certificate_type", value=PortalState.selected_type),
+            rx.card(_amount(), width="100%"),
+            rx.card(_people(), width="100%"),
+            rx.card(_payment(), width="100%"),
+            spacing="5", width="100%",
+        ),
+        on_submit=PortalState.pay,
+        reset_on_submit=False,
+        no_validate=True,
+        width="100%",
+    )
+
+
+def portal_page() -> rx.Component:
+    return rx.match(
+        PortalState.phase,
+        ("ready", _shell(_purchase_form())),
+        ("not_found", _shell(_message_page("search-x", "Shop not found",
+                                           "There is no gift certificate shop at this address. Please check the "
+                                           "link you were given."), title="Gift certificates")),
+        ("disabled", _shell(_message_page("store", "Gift certificates are not available",
+                                          "This shop is not selling gift certificates online at the moment. "
+                                          "Please contact the tour operator directly."))),
+        rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading"),
+    )
+
+
+def _pdf_link() -> rx.Component:
+    # PDF: the certificate PDF is built and emailed by the documents/notify work; once its
+    # download route exists, put the "Download PDF" link here (the one place for it).
+    return rx.text("Your PDF certificate will follow by email to ", ConfirmationState.purchaser_email, ".",
+                   size="2", color=rx.color("gray", 11))
+
+
+def _confirmation_item(label: str, value, **props) -> rx.Component:
+    return rx.vstack(rx.text(label, size="1", color=rx.color("gray", 10), weight="medium"),
+                     rx.text(value, size="3", style={"overflow_wrap": "anywhere", "white_space": "pre-wrap"}, **props),
+                     spacing="0", align="start")
+
+
+def _confirmed() -> rx.Component:
+    c = ConfirmationState
+    return rx.vstack(
+        rx.callout("Thank you! Your payment was successful.", icon="circle-check", color_scheme="green",
+                   width="100%", role="status"),
+        rx.heading("Your gift certificate", size="6", as_="h1"),
+        rx.card(
+            rx.vstack(
+                rx.text("Redemption code", size="2", color=rx.color("gray", 11)),
+                rx.code(c.code, size="8", weight="bold", variant="ghost", id="certificate-code",
+                        aria_label="Redemption code", style={"letter_spacing": "0.08em"}),
+                rx.separator(size="4"),
+                rx.grid(
+                    _confirmation_item("Amount", c.amount, id="certificate-amount"),
+                    _confirmation_item("Recipient", c.recipient_name, id="certificate-recipient"),
+                    _confirmation_item("Recipient email", c.recipient_email),
+                    _confirmation_item("Valid until", c.expires, id="certificate-expires"),
+                    rx.cond(c.type_name != "", _confirmation_item("Certificate", c.type_name)),
+                    columns=rx.breakpoints(initial="1", sm="2"), spacing="4", width="100%",
+                ),
+                rx.cond(c.message != "", _confirmation_item("Personal message", c.message)),
+                spacing="3", width="100%", align="start",
+            ),
+            width="100%",
+        ),
+        _pdf_link(),
+        rx.text("Keep this code safe: it is redeemed in full on one booking. Enter it at checkout when booking.",
+                size="2", color=rx.color("gray", 11)),
+        spacing="4", width="100%", align="start",
+    )
+
+
+def confirmation_page() -> rx.Component:
+    c = ConfirmationState
+    return rx.match(
+        c.phase,
+        ("ready", _shell(_confirmed(), title=c.shop_name)),
+        ("pending", _shell(rx.center(rx.vstack(rx.spinner(size="3"),
+                                               rx.heading("Confirming your payment…", size="5", as_="h1"),
+                                               rx.text("This usually takes a few seconds.", size="2"),
+                                               align="center", spacing="3", role="status"),
+                                     padding="4rem 1rem", width="100%"), title=c.shop_name)),
+        ("cancelled", _shell(_message_page("circle-x", "This purchase was not completed",
+                                           "The payment did not go through, so no certificate was issued."),
+                             title=c.shop_name)),
+        ("not_found", _shell(_message_page("search-x", "Confirmation not found",
+                                           "This confirmation link is not valid."), title="Gift certificates")),
+        rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading"),
+    )
