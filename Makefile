@@ -8,6 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := $(CURDIR)/.tools
 BUN_VERSION := 1.4.5
 PORT ?= 3000
+LOCALSTRIPE_PORT ?= 8420
 
 # Reflex 0.10 wants Node >= 22 for npm; the machine has Node 20, so Reflex uses bun from npm.
 export PATH := $(TOOLS)/node_modules/.bin:$(BIN):$(PATH)
@@ -37,7 +38,10 @@ run: install
 	@echo "  Dashboard:  http://localhost:$(PORT)/login"
 	@echo "  API docs:   http://localhost:$(PORT)/api/v1/docs"
 	@echo "  Checkout:   http://localhost:$(PORT)/demo/checkout  (the embedded redemption widget)"
+	@echo "  Portal:     http://localhost:$(PORT)/portal/demo  (pay with card 4242 4242 4242 4242, any future date, any CVC)"
 	@echo
+	@# Card payments: localstripe beside the app, unless real STRIPE_* keys are set in the environment.
+	eval "$$($(BIN)/giftcerts localstripe --port $(LOCALSTRIPE_PORT) --app-url http://localhost:$(PORT))" && \
 	PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 test: install chromium
@@ -51,4 +55,4 @@ bench: install
 	$(BIN)/python bench/search.py
 
 clean:
-	rm -rf .web .states test-artifacts giftcerts.db giftcerts.db-wal giftcerts.db-shm
+	rm -rf .web .states test-artifacts var giftcerts.db giftcerts.db-wal giftcerts.db-shm

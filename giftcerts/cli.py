@@ -72,6 +72,35 @@ def cmd_expire(args) -> None:
     print(f"Expired {total} certificates.")
 
 
+def cmd_cleanup_pending(args) -> None:
+    from datetime import timedelta
+
+    from giftcerts.payments import checkout
+
+    counts = checkout.cleanup_abandoned(older_than=timedelta(minutes=args.minutes))
+    print(f"Abandoned checkouts: {counts['cancelled']} cancelled, {counts['activated']} found paid and activated, "
+          f"{counts['skipped']} left for later.")
+
+
+def cmd_localstripe(args) -> None:
+    """Start localstripe for development (unless real Stripe keys are set) and print the
+    environment for the app as `export` lines, for `eval "$(giftcerts localstripe ...)"`."""
+    import shlex
+    from pathlib import Path
+
+    from giftcerts.payments import devstripe, gateway
+
+    conf = gateway.settings()
+    if conf.secret_key and not conf.local:
+        print("# real Stripe keys found in the environment: localstripe not started", file=sys.stderr)
+        return
+    Path("var").mkdir(exist_ok=True)
+    _, env = devstripe.start(port=args.port, app_url=args.app_url, log_path=Path("var/localstripe.log"))
+    for key, value in env.items():
+        print(f"export {key}={shlex.quote(value)}")
+    print(f"# localstripe on port {args.port}, webhooks to {args.app_url}/webhooks/stripe", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="giftcerts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("expire", help="move certificates past their expiry date to Expired")
     p.add_argument("--batch", type=int, default=500)
     p.set_defaults(func=cmd_expire)
+
+    p = sub.add_parser("cleanup-pending", help="cancel portal checkouts whose payment never completed")
+    p.add_argument("--minutes", type=int, default=60, help="age of a Pending portal certificate to clean up")
+    p.set_defaults(func=cmd_cleanup_pending)
+
+    p = sub.add_parser("localstripe", help="start localstripe for development and print the app's Stripe settings")
+    p.add_argument("--port", type=int, default=8420)
+    p.add_argument("--app-url", default="http://localhost:3000")
+    p.set_defaults(func=cmd_localstripe)
     return parser
 
 

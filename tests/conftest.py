@@ -87,7 +87,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def localstripe():
+    """localstripe (a fake Stripe server) on a free port for the whole run; yields the STRIPE_*
+    environment that points the app at it (the webhook is registered by whoever serves it)."""
+    from giftcerts.payments import devstripe
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = _free_port()
+    secret = "whsec_" + secrets.token_hex(16)
+    proc, env = devstripe.start(port=port, app_url="http://localhost:9", log_path=ARTIFACTS / "localstripe.log",
+                                webhook_secret=secret)
+    try:
+        yield env
+    finally:
+        if proc is not None:
+            _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, localstripe):
     """Start `reflex run --env prod` once per run on a free port with its own SQLite database,
     seeded through the real CLI; yields its base URL, database URL and the demo login/API key."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -97,7 +115,9 @@ def app_server(tmp_path_factory):
     env = {**os.environ, "REFLEX_DB_URL": db_url, "PORT": str(port), "GIFTCERTS_PUBLIC_URL": base,
            "REFLEX_TELEMETRY_ENABLED": "false", "REFLEX_USE_SYSTEM_BUN": "1",
            # the app under test is this checkout's code, whatever the venv's editable install says
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+           # card payments against localstripe (its webhook is registered to this app below)
+           **localstripe, "GIFTCERTS_PORTAL_PAYMENT_LIMIT": "1000/minute"}
     env.pop("PYTEST_CURRENT_TEST", None)
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
@@ -109,7 +129,9 @@ def app_server(tmp_path_factory):
     )
     try:
         _wait_until_up(base, proc)
-        yield {"base": base, "db_url": db_url, **demo}
+        from giftcerts.payments import devstripe
+        devstripe.register_webhook(localstripe["STRIPE_API_BASE"], base, localstripe["STRIPE_WEBHOOK_SECRET"])
+        yield {"base": base, "db_url": db_url, "stripe": localstripe, **demo}
     finally:
         _stop(proc)
         log.close()
