@@ -30,7 +30,8 @@ from tests.factories import PASSWORD, make_certificate, make_staff, make_workspa
 import giftcerts.giftcerts  # noqa: F401  (registers every page State)
 
 # staff_users is left out: signing in (done before each call) updates it.
-BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys", "orders", "redemptions"]
+BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys", "orders", "redemptions",
+                   "certificate_types", "segments", "segment_members", "certificate_type_segments"]
 # The sign-in handler is anonymous by design; its writes (failure counts) are tested in core.
 PUBLIC_HANDLERS = {("LoginState", "sign_in"), ("LoginState", "redirect_if_signed_in")}
 FORM = {
@@ -98,6 +99,11 @@ def world(sqlite_only_url, monkeypatch):
                                         customer_email="secret.customer@target.example")
         redemption.redeem(s, target, code=spent.code, order_id=order.id, actor="api")
         apikeys.create_api_key(s, target, name="Target key")
+        # The portal catalogue: a segment with a member and a type restricted to it.
+        from giftcerts.core import segments
+        group = segments.save_segment(s, target, name="Target group", kind="customer_group",
+                                      members_text="secret.member@target.example")
+        segments.save_type(s, target, name="Target type", segment_ids=[group.id])
         certs["redeemed"] = spent
         other = make_workspace(s, slug="other")
         make_staff(s, other, email="owner@other.example")
@@ -133,7 +139,8 @@ def call(cls, name, handler, *, token: str, cert_id: int, order_id: int | None =
 def leaked(root, certs) -> list[str]:
     sent = json.dumps(root.dict(), default=str)
     secrets = [c.code for c in certs.values()] + [c.code[-4:] + '"' for c in certs.values()]
-    secrets += ["secret.recipient@target.example", "secret.customer@target.example", "BK-SECRET"]
+    secrets += ["secret.recipient@target.example", "secret.customer@target.example", "BK-SECRET",
+                "secret.member@target.example"]
     return [s for s in secrets if s in sent]
 
 
@@ -216,3 +223,28 @@ def test_the_owner_does_see_orders_and_manage_api_keys(world):
     created = run("ApiKeysState", "create")
     assert created.created_key.startswith("gc_live_") and created.key_dialog_open
     assert len(snapshot(world["url"])["api_keys"]) == len(before["api_keys"]) + 1
+
+
+def test_the_owner_does_manage_segments_and_certificate_types(world):
+    """The harness reaches the catalogue pages: the owner really saves a segment and a type."""
+    token = world["sign_in"]("owner@target.example")
+    by_name = {(cls.__name__, name): (cls, handler) for cls, name, handler in handlers()}
+    before = snapshot(world["url"])
+
+    def run(cls_name, name, *args):
+        cls, handler = by_name[(cls_name, name)]
+        root = rx.State(_reflex_internal_init=True)
+        root.router = RouterData.from_router_data({"query": {}, "pathname": "/dashboard/segments",
+                                                   "asPath": "/dashboard/segments", "headers": {}, "ip": "1.2.3.4"})
+        root.get_substate(AuthState.get_full_name().split(".")).session_token = token
+        state = root.get_substate(cls.get_full_name().split("."))
+        handler.fn(state, *args)
+        return state
+
+    seg = run("SegmentsState", "save", {"name": "Press", "kind": "customer_group", "members": "press.example"})
+    assert seg.errors == {}
+    typ = run("CertificateTypesState", "save", {"name": "Press trips", "active": "on"})
+    assert typ.errors == {}
+    after = snapshot(world["url"])
+    assert len(after["segments"]) == len(before["segments"]) + 1
+    assert len(after["certificate_types"]) == len(before["certificate_types"]) + 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 
 import stripe
@@ -217,6 +218,10 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> WebhookEvent
         raise ValueError("missing Stripe-Signature header")
     try:
         stripe.WebhookSignature.verify_header(payload, signature_header, secret, WEBHOOK_TOLERANCE_SECONDS)
+        # stripe-python only refuses old timestamps; one far in the future is as suspect.
+        stamps = [int(p.strip()[2:]) for p in signature_header.split(",") if p.strip().startswith("t=")]
+        if not stamps or stamps[0] > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+            raise ValueError("timestamp outside the tolerance")
         body = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(str(exc)) from exc
