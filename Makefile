@@ -42,6 +42,7 @@ run: install
 	@echo
 	@# Card payments: localstripe beside the app, unless real STRIPE_* keys are set in the environment.
 	eval "$$($(BIN)/giftcerts localstripe --port $(LOCALSTRIPE_PORT) --app-url http://localhost:$(PORT))" && \
+	trap 'test -z "$$LOCALSTRIPE_PID" || kill $$LOCALSTRIPE_PID' EXIT && \
 	PORT=$(PORT) $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 test: install chromium

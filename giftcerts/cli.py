@@ -95,9 +95,11 @@ def cmd_localstripe(args) -> None:
         print("# real Stripe keys found in the environment: localstripe not started", file=sys.stderr)
         return
     Path("var").mkdir(exist_ok=True)
-    _, env = devstripe.start(port=args.port, app_url=args.app_url, log_path=Path("var/localstripe.log"))
+    proc, env = devstripe.start(port=args.port, app_url=args.app_url, log_path=Path("var/localstripe.log"))
     for key, value in env.items():
         print(f"export {key}={shlex.quote(value)}")
+    if proc is not None:  # started here: the caller stops it when done (make run's trap)
+        print(f"export LOCALSTRIPE_PID={proc.pid}")
     print(f"# localstripe on port {args.port}, webhooks to {args.app_url}/webhooks/stripe", file=sys.stderr)
 
 

@@ -235,7 +235,7 @@ def certificate_types_page() -> rx.Component:
                 rx.el.section(
                     rx.table.root(
                         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                       ("Type", "Preset amounts", "Amounts", "Who may buy",
+                                                       ("Type", "Preset amounts", "Allowed amounts", "Who may buy",
                                                         "Status", "")])),
                         rx.table.body(rx.foreach(s.types, _row)),
                         width="100%", variant="surface",

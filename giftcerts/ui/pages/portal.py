@@ -517,7 +517,7 @@ def _market_picker() -> rx.Component:
             rx.el.select(
                 rx.el.option("All markets", value=""),
                 rx.foreach(PortalState.markets, lambda m: rx.el.option(m["name"], value=m["code"])),
-                id="portal-market", value=PortalState.market, on_change=PortalState.choose_market,
+                id="portal-market", name="market", value=PortalState.market, on_change=PortalState.choose_market,
                 style={"height": "32px", "padding": "0 8px", "border_radius": "6px",
                        "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1)},
             ),
