@@ -162,9 +162,12 @@ def handle_event(event: gateway.WebhookEvent, *, url: str | None = None) -> str:
         if not purchases.record_event(session, event_id=event.id, event_type=event.type):
             return "duplicate"
         if intent.status == "succeeded":
-            purchases.settle_succeeded(session, payment_intent_id=intent.id, amount=intent.amount,
-                                       currency=intent.currency, metadata=intent.metadata,
-                                       actor=purchases.WEBHOOK_ACTOR)
+            try:
+                purchases.settle_succeeded(session, payment_intent_id=intent.id, amount=intent.amount,
+                                           currency=intent.currency, metadata=intent.metadata,
+                                           actor=purchases.WEBHOOK_ACTOR)
+            except purchases.PaymentMismatch:
+                return "mismatch"  # logged; acknowledged so that Stripe stops retrying what will never match
     return "processed"
 
 

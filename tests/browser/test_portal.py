@@ -14,12 +14,11 @@ import re
 import statistics
 import time
 
-import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.core import activity, workspaces
+from giftcerts.core import workspaces
 from giftcerts.models import Certificate
 from tests.browser.conftest import sign_in
 from tests.conftest import ARTIFACTS

@@ -143,3 +143,17 @@ def test_the_event_is_never_trusted_over_stripe(shop, stripe_env, client):
 
 def test_only_post_is_accepted(client):
     assert client.get("/webhooks/stripe").status_code == 405
+
+
+def test_a_payment_that_does_not_match_is_acknowledged_but_activates_nothing(shop, stripe_env, client, paid_pending):
+    # Given a paid PaymentIntent whose certificate says another amount (never what the server created)
+    with db.write_session(shop["url"]) as s:
+        s.execute(sa.update(Certificate).where(Certificate.id == paid_pending.certificate_id)
+                  .values(amount_cents=99900))
+    body, headers = signed(event(paid_pending.payment_intent_id, event_id="evt_mismatch"),
+                           stripe_env["STRIPE_WEBHOOK_SECRET"])
+    response = client.post("/webhooks/stripe", content=body, headers=headers)
+    # Then Stripe is told to stop retrying, and the certificate stays Pending
+    assert response.status_code == 200 and response.json()["outcome"] == "mismatch"
+    with db.read_session(shop["url"]) as s:
+        assert s.get(Certificate, paid_pending.certificate_id).status == "pending"

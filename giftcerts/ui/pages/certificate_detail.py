@@ -191,7 +191,7 @@ def _actions() -> rx.Component:
             rx.cond(status == "pending",
                     rx.button(rx.icon("circle-check", size=16), "Mark as paid", on_click=CertificateState.mark_paid)),
             rx.cond((status == "active") | (status == "pending"), _void_dialog()),
-            rx.cond(status == "voided",
+            rx.cond((status == "voided") & (CertificateState.cert["refund"] == ""),
                     rx.button(rx.icon("rotate-ccw", size=16), "Reactivate", on_click=CertificateState.reactivate)),
             spacing="2",
         ),

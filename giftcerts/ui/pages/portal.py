@@ -351,7 +351,7 @@ class PortalState(rx.State):
 # --- confirmation ---------------------------------------------------------------------------------
 
 class ConfirmationState(rx.State):
-    phase: str = "loading"  # loading | ready | pending | cancelled | not_found
+    phase: str = "loading"  # loading | ready | pending | cancelled | voided | not_found
     shop_name: str = ""
     code: str = ""
     amount: str = ""
@@ -387,6 +387,8 @@ class ConfirmationState(rx.State):
             self.phase, self.code, self.expires = "pending", "", ""
         elif cert.activated_at is None:
             self.phase, self.code, self.expires = "cancelled", "", ""
+        elif cert.status == CertificateStatus.VOIDED.value:
+            self.phase, self.code, self.expires = "voided", "", ""
         else:
             self.phase = "ready"
             self.code = format_code(cert.code)
@@ -724,6 +726,9 @@ def confirmation_page() -> rx.Component:
         ("cancelled", _shell(_message_page("circle-x", "This purchase was not completed",
                                            "The payment did not go through, so no certificate was issued."),
                              title=c.shop_name)),
+        ("voided", _shell(_message_page("ban", "This gift certificate was cancelled",
+                                        "It can no longer be redeemed. Please contact the tour operator if you "
+                                        "have questions."), title=c.shop_name)),
         ("not_found", _shell(_message_page("search-x", "Confirmation not found",
                                            "This confirmation link is not valid."), title="Gift certificates")),
         rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading"),
