@@ -117,7 +117,9 @@ def app_server(tmp_path_factory, localstripe):
            # the app under test is this checkout's code, whatever the venv's editable install says
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
            # card payments against localstripe (its webhook is registered to this app below)
-           **localstripe, "GIFTCERTS_PORTAL_PAYMENT_LIMIT": "1000/minute"}
+           **localstripe, "GIFTCERTS_PORTAL_PAYMENT_LIMIT": "1000/minute",
+           # the whole browser suite signs in from one address more often than a person would
+           "GIFTCERTS_SIGN_IN_LIMIT": "1000/minute"}
     env.pop("PYTEST_CURRENT_TEST", None)
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
