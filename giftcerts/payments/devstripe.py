@@ -74,7 +74,9 @@ def start(*, port: int, app_url: str, log_path: Path | None = None,
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL
         proc = subprocess.Popen([sys.executable, "-m", "giftcerts.payments.devstripe", "--port", str(port)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ})
+                                start_new_session=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                    filter(None, [str(Path(__file__).resolve().parents[2]),
+                                                  os.environ.get("PYTHONPATH")]))})
         wait_ready(base, proc)
     secret = webhook_secret or "whsec_" + secrets.token_hex(16)
     register_webhook(base, app_url, secret)
