@@ -25,6 +25,7 @@ class ActivityKind(str, enum.Enum):
     ACTIVATED_FROM_PORTAL = "Activated from Portal"
     EXPIRED = "Expired"
     RELEASED = "Released"
+    REMINDER_SENT = "Reminder sent"
 
 
 MEANINGS: dict[ActivityKind, str] = {
@@ -38,6 +39,7 @@ MEANINGS: dict[ActivityKind, str] = {
     ActivityKind.ACTIVATED_FROM_PORTAL: "Certificate became active via portal purchase",
     ActivityKind.EXPIRED: "Certificate passed its expiration date",
     ActivityKind.RELEASED: "Redemption was undone because the booking was cancelled",
+    ActivityKind.REMINDER_SENT: "The holder was reminded that the certificate expires soon",
 }
 
 SYSTEM_ACTOR = "system"

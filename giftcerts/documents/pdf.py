@@ -1,0 +1,118 @@
+"""Render a certificate as a PDF.
+
+Every value comes from the database and may hold anything a purchaser typed, so the template
+is autoescaped, and WeasyPrint gets a URL fetcher that refuses every URL: the template needs
+no external resource (the QR code is inline SVG, the colours are validated), so no input can
+make WeasyPrint read a local file or call a server (SSRF).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import segno
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+from giftcerts import config
+from giftcerts.clock import format_date
+from giftcerts.core import money
+from giftcerts.core.codes import format_code
+from giftcerts.models import Certificate, CertificateType, Workspace
+
+DEFAULT_ACCENT = "#0f766e"
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+TERMS = ("Redeemable in full on one booking with {workspace} until the date above. Not exchangeable for cash. "
+         "Keep this code private: anyone who has it can use it.")
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+class RefusingFetcher(URLFetcher):
+    """WeasyPrint's fetcher for our documents: nothing may be fetched, ever."""
+
+    def fetch(self, url, headers=None):  # noqa: ARG002 - WeasyPrint's signature
+        raise ValueError(f"refused to fetch {url[:80]!r}: certificate documents use no external resources")
+
+
+def booking_link(workspace: Workspace, code: str) -> str:
+    """The workspace's booking page with the code filled in (the QR code opens it)."""
+    base = (workspace.booking_url or "").strip()
+    if not base:
+        base = config.public_url() + "/demo/checkout"
+    if "{code}" in base:
+        return base.replace("{code}", quote(code))
+    return base + ("&" if "?" in base else "?") + "gift_certificate=" + quote(code)
+
+
+@dataclass(frozen=True)
+class Fields:
+    workspace_name: str
+    certificate_type: str
+    amount: str
+    recipient_name: str
+    purchaser_name: str
+    message: str
+    code: str
+    expires_on: str
+    accent: str
+    booking_link: str
+    status_note: str
+
+
+def fields(cert: Certificate, workspace: Workspace, cert_type: CertificateType | None = None) -> Fields:
+    accent = (cert_type.accent_color if cert_type else "") or DEFAULT_ACCENT
+    note = {"voided": "VOIDED — this certificate cannot be used.",
+            "redeemed": "Already redeemed.", "expired": "Expired."}.get(cert.status, "")
+    return Fields(
+        workspace_name=workspace.name,
+        certificate_type=cert_type.name if cert_type else "Gift certificate",
+        amount=money.format_money(cert.amount_cents, cert.currency),
+        recipient_name=cert.recipient_name,
+        purchaser_name=cert.purchaser_name,
+        message=cert.message or "",
+        code=format_code(cert.code),
+        expires_on=format_date(cert.expires_at, workspace.timezone) or "—",
+        accent=accent if _HEX.match(accent) else DEFAULT_ACCENT,
+        booking_link=booking_link(workspace, format_code(cert.code)),
+        status_note=note,
+    )
+
+
+def render_html(f: Fields) -> str:
+    qr = segno.make(f.booking_link, error="m")
+    # segno writes the SVG itself from the URL (escaped); nothing user-typed is marked safe.
+    svg = Markup(qr.svg_inline(scale=4, border=0, dark="#1f2328"))
+    return _env.get_template("certificate.html").render(
+        **f.__dict__, qr_svg=svg, terms=TERMS.format(workspace=f.workspace_name),
+    )
+
+
+_style: tuple[FontConfiguration, CSS] | None = None
+
+
+def _stylesheet() -> tuple[FontConfiguration, CSS]:
+    """The stylesheet is parsed once per process, with one font configuration."""
+    global _style
+    if _style is None:
+        fonts = FontConfiguration()
+        css = CSS(string=(Path(__file__).parent / "templates" / "certificate.css").read_text(),
+                  font_config=fonts, url_fetcher=RefusingFetcher())
+        _style = (fonts, css)
+    return _style
+
+
+def render_pdf(cert: Certificate, workspace: Workspace, cert_type: CertificateType | None = None) -> bytes:
+    html = render_html(fields(cert, workspace, cert_type))
+    fonts, css = _stylesheet()
+    return HTML(string=html, base_url=None, url_fetcher=RefusingFetcher()).write_pdf(
+        stylesheets=[css], font_config=fonts)
