@@ -33,6 +33,9 @@ def mail_sink(tmp_path, monkeypatch):
         def stop(self):
             holder.pop("sink").stop()
 
+        def count(self) -> int:
+            return len(list(self.folder.glob("*.eml")))
+
         def messages(self):
             from giftcerts.notify.sink import read_folder
             return read_folder(self.folder)
