@@ -17,11 +17,17 @@ from giftcerts.ui.pages.order_detail import OrderState, order_page
 from giftcerts.ui.pages.orders import OrdersState, orders_page
 from giftcerts.ui.pages.settings import SettingsState, settings_page
 from giftcerts.ui.pages.widget import WidgetState, widget_page
+# issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
+from giftcerts.documents.routes import routes as document_routes
+from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ui.pages.actions import ActionsState, actions_page
+from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
+from giftcerts.ui.pages.jobs import JobsState, jobs_page
 
 
 app = rx.App(
     # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=api_routes()), frame_ancestors],
+    api_transformer=[Starlette(routes=api_routes() + document_routes()), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
@@ -52,3 +58,11 @@ app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys · giftcerts"
 app.add_page(widget_page, route=routes.WIDGET, title="Gift certificate", on_load=WidgetState.on_load)
 app.add_page(demo_checkout_page, route=routes.DEMO_CHECKOUT, title="Checkout · Demo Adventures",
              on_load=DemoCheckoutState.on_load)
+# issue 5
+app.add_page(expirations_page, route=routes.EXPIRATIONS, title="Expirations · giftcerts",
+             on_load=[ExpirationsState.require_login, ExpirationsState.on_load])
+app.add_page(actions_page, route=routes.ACTIONS, title="Actions · giftcerts",
+             on_load=[ActionsState.require_login, ActionsState.on_load])
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs · giftcerts",
+             on_load=[JobsState.require_login, JobsState.on_load])
+app.register_lifespan_task(run_worker_in_app)

@@ -63,7 +63,7 @@ def send_email(job: Job, ctx: Context) -> None:
         cert = session.get(Certificate, job.certificate_id)
         ws = session.get(Workspace, cert.workspace_id)
         action = session.get(Action, payload["action_id"]) if payload.get("action_id") else None
-        if trigger in NEEDS_ACTIVE and trigger != "resend" and cert.status != "active":
+        if trigger in NEEDS_ACTIVE and cert.status != "active":
             raise Skip(f"not sent: the certificate is {cert.status}")
         if payload.get("action_id") and action is None:
             raise Skip("not sent: the action was deleted")

@@ -12,6 +12,8 @@ STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "A
                   ("voided", "Voided"), ("expired", "Expired")]
 
 NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
+       ("Expirations", routes.EXPIRATIONS, "calendar-clock"), ("Actions", routes.ACTIONS, "zap"),
+       ("Jobs", routes.JOBS, "list-checks"),
        ("Settings", routes.SETTINGS, "settings")]
 
 

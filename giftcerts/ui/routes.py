@@ -19,3 +19,7 @@ DEMO_CHECKOUT = "/demo/checkout"
 
 def order(order_id: int | str) -> str:
     return f"{ORDERS}/{order_id}"
+# issue 5: expirations, actions (automations) and background jobs
+EXPIRATIONS = "/dashboard/expirations"
+ACTIONS = "/dashboard/actions"
+JOBS = "/dashboard/jobs"
