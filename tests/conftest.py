@@ -99,6 +99,12 @@ def app_server(tmp_path_factory):
            # the app under test is this checkout's code, whatever the venv's editable install says
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_CURRENT_TEST", None)
+    # Email from the app (its in-app worker) goes to a local SMTP sink; tests read the .eml files.
+    from giftcerts.notify.sink import MailSink
+    mail_dir = tmp_path_factory.mktemp("mail")
+    sink = MailSink(mail_dir, port=_free_port()).start()
+    env["GIFTCERTS_SMTP_URL"] = sink.url
+    env["GIFTCERTS_JOB_BACKOFF_SECONDS"] = "1"
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
     demo = json.loads(seeded.stdout.strip().splitlines()[-1])
@@ -109,10 +115,11 @@ def app_server(tmp_path_factory):
     )
     try:
         _wait_until_up(base, proc)
-        yield {"base": base, "db_url": db_url, **demo}
+        yield {"base": base, "db_url": db_url, "mail_dir": mail_dir, **demo}
     finally:
         _stop(proc)
         log.close()
+        sink.stop()
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -28,8 +28,9 @@ def insert_ignore(session: Session, table, values: dict, *, conflict: list[str])
     """INSERT unless a row with the same unique key exists; True if this call inserted it."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict))
-    return result.rowcount == 1
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    # RETURNING tells reliably whether a row went in (rowcount is not reported for this on every driver).
+    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificate_id: int | None = None,
