@@ -1,8 +1,8 @@
 """Staff-edited email templates: `{{ placeholder }}` rendered in Jinja2's sandbox.
 
-Staff write the subject and body as plain text. The HTML part is rendered with autoescape
-(a purchaser's message containing `<script>` arrives as text), the plain-text part without,
-and unknown placeholders are refused when the action is saved, not when an email is due.
+Staff write the subject and body as plain text. The HTML part is that text escaped as a whole
+(a purchaser's message containing `<script>` arrives as text), and unknown placeholders are
+refused when the action is saved, not when an email is due.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import escape
 
 from giftcerts import config
 from giftcerts.clock import format_date, utcnow
@@ -47,7 +48,6 @@ SAMPLE: dict[str, str] = {
 }
 
 _text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False)
-_html_env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,13 @@ def check(template: str, field: str, errors: dict[str, str]) -> None:
 def render(subject: str, body: str, ctx: dict[str, str]) -> Rendered:
     subject_text = " ".join(_text_env.from_string(subject).render(**ctx).split())[:300]
     text = _text_env.from_string(body).render(**ctx).strip() + "\n"
-    return Rendered(subject=subject_text, text=text, html=_html_body(body, ctx))
+    return Rendered(subject=subject_text, text=text, html=_html_body(text))
 
 
-def _html_body(body: str, ctx: dict[str, str]) -> str:
-    rendered = _html_env.from_string(body).render(**ctx)  # every value escaped
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", rendered) if p.strip()]
+def _html_body(text: str) -> str:
+    """The HTML part is the plain text, escaped as a whole (staff's wording and every value are
+    text, never markup), in paragraphs, with its links made clickable."""
+    paragraphs = [str(escape(p.strip())) for p in re.split(r"\n\s*\n", text) if p.strip()]
     parts = "".join(f"<p>{_link(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
     return ('<!doctype html><html><body style="font-family: Arial, sans-serif; font-size: 15px; '
             f'line-height: 1.5; color: #1f2328; max-width: 600px;">{parts}</body></html>')
