@@ -24,16 +24,15 @@ MAX_REMINDER_DAYS = 365
 MAX_THRESHOLDS = 5
 
 _PG_SWEEP = sa.text("""
-WITH due AS (
-    SELECT id FROM certificates
-    WHERE status = 'active' AND expires_at <= :now
-    ORDER BY expires_at
-    LIMIT :batch
-    FOR UPDATE SKIP LOCKED
-), moved AS (
+WITH moved AS (
     UPDATE certificates AS c SET status = 'expired'
-    FROM due
-    WHERE c.id = due.id AND c.status = 'active' AND c.expires_at <= :now
+    WHERE c.id = ANY (ARRAY(
+        SELECT id FROM certificates
+        WHERE status = 'active' AND expires_at <= :now
+        ORDER BY expires_at
+        LIMIT :batch
+        FOR UPDATE SKIP LOCKED
+    )) AND c.status = 'active' AND c.expires_at <= :now
     RETURNING c.id, c.workspace_id, c.expires_at
 ), logged AS (
     INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)

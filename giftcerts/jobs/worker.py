@@ -34,6 +34,7 @@ log = logging.getLogger("giftcerts.worker")
 LEASE_SECONDS = float(os.environ.get("GIFTCERTS_JOB_LEASE_SECONDS", "120"))
 BACKOFF_SECONDS = float(os.environ.get("GIFTCERTS_JOB_BACKOFF_SECONDS", "10"))
 MAX_BACKOFF_SECONDS = 3600
+SWEEP_BATCH = 5000  # certificates expired per transaction
 SWEEP_SECONDS = float(os.environ.get("GIFTCERTS_SWEEP_SECONDS", "60"))
 IDEMPOTENCY_DAYS = 7
 DONE_JOBS_DAYS = 30
@@ -135,9 +136,9 @@ class Worker:
         expired = 0
         while True:
             with db.write_session(self.url) as session:
-                n = expiry.expire_due(session, now=now, batch_size=1000)
+                n = expiry.expire_due(session, now=now, batch_size=SWEEP_BATCH)
             expired += n
-            if n < 1000:
+            if n < SWEEP_BATCH:
                 break
         with db.write_session(self.url) as session:
             reminders = expiry.send_due_reminders(session, now=now)
