@@ -1,13 +1,14 @@
 """Render a certificate as a PDF.
 
 Every value comes from the database and may hold anything a purchaser typed, so the template
-is autoescaped, and WeasyPrint gets a URL fetcher that refuses every URL: the template needs
-no external resource (the QR code is inline SVG, the colours are validated), so no input can
-make WeasyPrint read a local file or call a server (SSRF).
+is autoescaped, and WeasyPrint gets a URL fetcher that refuses every URL except the one QR-code
+image this module generated for this document (served from memory): no input can make
+WeasyPrint read a local file or call a server (SSRF). Colours are validated before use.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,9 @@ from urllib.parse import quote
 
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from giftcerts import config
 from giftcerts.clock import format_date
@@ -38,9 +38,17 @@ _env = Environment(
 
 
 class RefusingFetcher(URLFetcher):
-    """WeasyPrint's fetcher for our documents: nothing may be fetched, ever."""
+    """WeasyPrint's fetcher for our documents: nothing is fetched, ever. `embedded` maps the
+    exact URIs of images we generated ourselves to their bytes, served from memory."""
+
+    def __init__(self, embedded: dict[str, tuple[bytes, str]] | None = None):
+        super().__init__()
+        self._embedded = embedded or {}
 
     def fetch(self, url, headers=None):  # noqa: ARG002 - WeasyPrint's signature
+        if url in self._embedded:
+            content, mime = self._embedded[url]
+            return URLFetcherResponse(url, content, {"Content-Type": mime}, 200)
         raise ValueError(f"refused to fetch {url[:80]!r}: certificate documents use no external resources")
 
 
@@ -88,12 +96,18 @@ def fields(cert: Certificate, workspace: Workspace, cert_type: CertificateType |
     )
 
 
+QR_URI = "giftcerts-embedded:qr.png"  # not a fetchable scheme; only our fetcher knows it
+
+
+def qr_png(link: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="png", scale=6, border=0, dark="#1f2328")
+    return out.getvalue()
+
+
 def render_html(f: Fields) -> str:
-    qr = segno.make(f.booking_link, error="m")
-    # segno writes the SVG itself from the URL (escaped); nothing user-typed is marked safe.
-    svg = Markup(qr.svg_inline(scale=4, border=0, dark="#1f2328"))
     return _env.get_template("certificate.html").render(
-        **f.__dict__, qr_svg=svg, terms=TERMS.format(workspace=f.workspace_name),
+        **f.__dict__, qr_src=QR_URI, terms=TERMS.format(workspace=f.workspace_name),
     )
 
 
@@ -112,7 +126,8 @@ def _stylesheet() -> tuple[FontConfiguration, CSS]:
 
 
 def render_pdf(cert: Certificate, workspace: Workspace, cert_type: CertificateType | None = None) -> bytes:
-    html = render_html(fields(cert, workspace, cert_type))
+    f = fields(cert, workspace, cert_type)
     fonts, css = _stylesheet()
-    return HTML(string=html, base_url=None, url_fetcher=RefusingFetcher()).write_pdf(
+    fetcher = RefusingFetcher({QR_URI: (qr_png(f.booking_link), "image/png")})
+    return HTML(string=render_html(f), base_url=None, url_fetcher=fetcher).write_pdf(
         stylesheets=[css], font_config=fonts)

@@ -53,7 +53,9 @@ def test_html_and_script_in_user_input_are_printed_as_text_and_nothing_is_fetche
         content = store.render_for(s, cert)
     text = text_of(content)
     assert '<img src="file:///etc/passwd">' in text and "<script>alert(1)</script>" in text
-    assert fetched == []  # escaped: nothing in the input became a resource to fetch
+    # escaped: nothing in the input became a resource to fetch; only our own QR image was asked for
+    assert fetched == [pdf.QR_URI]
+    assert len(pypdf.PdfReader(io.BytesIO(content)).pages[0].images) == 1  # the QR code
 
 
 def test_the_fetcher_refuses_local_files_and_remote_urls():
