@@ -5,11 +5,12 @@ the only possible duplicate (a crash in between) carries the same Message-ID."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from giftcerts import db
+from giftcerts import config, db
 from giftcerts.core import activity
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
@@ -25,7 +26,7 @@ class Skip(Exception):
 @dataclass
 class Context:
     url: str | None
-    finish: callable  # finish(session, job, note="") marks the job done inside the caller's transaction
+    finish: Callable[..., None]  # finish(session, job, note="") marks the job done in the caller's transaction
 
 
 def render_pdf(job: Job, ctx: Context) -> None:
@@ -70,8 +71,6 @@ def send_email(job: Job, ctx: Context) -> None:
         subject, body, attach = _template(session, action, cert)
         doc = store.ensure_document(session, cert) if cert.activated_at else None
     pdf_link = (store.PDF_PATH + doc.token) if doc else ""
-    from giftcerts import config
-
     rendered = templates.render(subject, body, templates.context(
         cert, ws, pdf_link=config.public_url() + pdf_link if pdf_link else ""))
     attachments = []

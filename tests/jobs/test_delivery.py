@@ -206,3 +206,27 @@ def test_a_lost_lease_cannot_mark_the_job_done_twice(db_url, mail_sink):
     with db.write_session(db_url) as s:
         fast.finish(s, taken)
         assert s.get(Job, job.id).status == "done"
+
+
+def test_the_periodic_sweep_expires_reminds_and_purges_old_idempotency_records(db_url):
+    from datetime import timedelta
+
+    from giftcerts.clock import utcnow
+    from giftcerts.models import Certificate, IdempotencyRecord
+
+    now = utcnow()
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, expiry_days=100, reminder_days="30")
+        due = make_certificate(s, ws, now=now - timedelta(days=101))
+        soon = make_certificate(s, ws, now=now - timedelta(days=80))
+        s.add(IdempotencyRecord(workspace_id=ws.id, key="old", request_fingerprint="x",
+                                created_at=now - timedelta(days=8)))
+        s.add(IdempotencyRecord(workspace_id=ws.id, key="recent", request_fingerprint="x",
+                                created_at=now - timedelta(days=1)))
+    result = Worker(db_url).sweep(force=True)
+    assert result["expired"] == 1 and result["reminders"] == 1 and result["purged"] >= 1
+    with db.read_session(db_url) as s:
+        assert s.get(Certificate, due.id).status == "expired"
+        assert [r.key for r in s.exec(select(IdempotencyRecord))] == ["recent"]
+    assert Worker(db_url).sweep(force=True) == {"expired": 0, "reminders": 0, "purged": 0}
+
