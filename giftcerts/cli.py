@@ -103,6 +103,38 @@ def cmd_localstripe(args) -> None:
     print(f"# localstripe on port {args.port}, webhooks to {args.app_url}/webhooks/stripe", file=sys.stderr)
 
 
+def cmd_worker(args) -> None:
+    """Run background jobs (PDFs, emails) and the periodic sweeps until stopped."""
+    import logging
+    import signal
+    import threading
+
+    from giftcerts.jobs.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    Worker(lease_seconds=args.lease).run(stop, idle_sleep=args.poll, exit_when_idle=args.once,
+                                         sweeps=not args.no_sweeps)
+
+
+def cmd_mail_sink(args) -> None:
+    """A local SMTP server that stores every message it receives as an .eml file."""
+    import threading
+
+    from giftcerts.notify.sink import MailSink
+
+    sink = MailSink(args.dir, host=args.host, port=args.port).start()
+    print(f"SMTP sink on {sink.url}: messages are saved in {sink.folder.resolve()}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sink.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="giftcerts", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,6 +180,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8420)
     p.add_argument("--app-url", default="http://localhost:3000")
     p.set_defaults(func=cmd_localstripe)
+
+    p = sub.add_parser("worker", help="run background jobs (PDFs, emails, expiry, reminders)")
+    p.add_argument("--once", action="store_true", help="exit when no job is due")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls when idle")
+    p.add_argument("--lease", type=float, default=None, help="seconds a claimed job is reserved")
+    p.add_argument("--no-sweeps", action="store_true", help="only run jobs, no expiry/reminder sweeps")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("mail-sink", help="local SMTP server storing received email as .eml files (development)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=1025)
+    p.add_argument("--dir", default="var/mail", help="folder for the .eml files")
+    p.set_defaults(func=cmd_mail_sink)
     return parser
 
 

@@ -28,10 +28,17 @@ from giftcerts.ui.pages.certificate_types import CertificateTypesState, certific
 from giftcerts.ui.pages.portal import ConfirmationState, PortalState, confirmation_page, portal_page
 from giftcerts.ui.pages.segments import SegmentsState, segments_page
 
+# issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
+from giftcerts.documents.routes import routes as document_routes
+from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ui.pages.actions import ActionsState, actions_page
+from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
+from giftcerts.ui.pages.jobs import JobsState, jobs_page
+
 
 app = rx.App(
     # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes()]), frame_ancestors],
+    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes(), *document_routes()]), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
@@ -88,3 +95,12 @@ async def _cleanup_abandoned_checkouts():
                 logging.getLogger("giftcerts").info("abandoned checkouts: %s", counts)
         except Exception:  # noqa: BLE001  (try again next round)
             logging.getLogger("giftcerts").exception("cleaning up abandoned checkouts failed")
+
+# issue 5
+app.add_page(expirations_page, route=routes.EXPIRATIONS, title="Expirations · giftcerts",
+             on_load=[ExpirationsState.require_login, ExpirationsState.on_load])
+app.add_page(actions_page, route=routes.ACTIONS, title="Actions · giftcerts",
+             on_load=[ActionsState.require_login, ActionsState.on_load])
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs · giftcerts",
+             on_load=[JobsState.require_login, JobsState.on_load])
+app.register_lifespan_task(run_worker_in_app)

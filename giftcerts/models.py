@@ -85,6 +85,10 @@ class Workspace(SQLModel, table=True):
     # widget and to receive its postMessage; also sent as CSP frame-ancestors.
     embed_origins: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
+    # issue 5: days before expiry at which holders are reminded ("30,7"; empty: no reminders),
+    # and the booking page the certificate's QR code opens ("{code}" is replaced by the code).
+    reminder_days: str = Field(default="30,7", max_length=100)
+    booking_url: str = Field(default="", max_length=500)
 
 
 class StaffUser(SQLModel, table=True):
@@ -367,3 +371,97 @@ class StripeEvent(SQLModel, table=True):
     event_id: str = Field(max_length=255)
     type: str = Field(max_length=100)
     received_at: datetime = Field(default_factory=utcnow)
+
+
+# --- issue 5: background jobs (outbox), certificate documents, actions, expiry reminders ---------
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"      # waiting for `run_after`
+    RUNNING = "running"    # claimed by a worker until `locked_until` (then anyone may claim it again)
+    DONE = "done"
+    FAILED = "failed"      # gave up after `max_attempts`; staff can retry it from the dashboard
+
+
+JOB_STATUS_VALUES = tuple(s.value for s in JobStatus)
+
+
+class Job(SQLModel, table=True):
+    """One unit of background work, written in the same transaction as the change that causes it
+    (transactional outbox), so a change is never committed without its email/PDF or vice versa."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", JOB_STATUS_VALUES), name="ck_job_status"),
+        # What workers poll: due queued jobs and expired leases.
+        sa.Index("ix_jobs_status_run_after", "status", "run_after"),
+        sa.Index("ix_jobs_ws_status_id", "workspace_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int | None = Field(default=None, foreign_key="workspaces.id")
+    certificate_id: int | None = Field(default=None, foreign_key="certificates.id", index=True)
+    kind: str = Field(max_length=40)
+    payload: str = Field(default="{}")  # JSON
+    status: str = Field(default=JobStatus.QUEUED.value, max_length=16)
+    # Unique when set: the same logical job (e.g. a reminder email of one dispatch) is enqueued once.
+    dedupe_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
+    attempts: int = Field(default=0)
+    max_attempts: int = Field(default=8)
+    run_after: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
+    locked_by: str | None = Field(default=None, max_length=100)
+    last_error: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class CertificateDocument(SQLModel, table=True):
+    """A certificate's PDF and the unguessable token of its download link (random, not derived
+    from the id, so links cannot be enumerated). `pdf` is None until rendered, or after being
+    dropped: the download route renders it again."""
+
+    __tablename__ = "certificate_documents"
+
+    certificate_id: int = Field(foreign_key="certificates.id", primary_key=True)
+    token: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
+    pdf: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    generated_at: datetime | None = None
+
+
+ACTION_TRIGGERS = ("created", "activated", "redeemed", "voided", "expiring_soon", "expired")
+
+
+class Action(SQLModel, table=True):
+    """An automation rule: when `trigger` happens to a certificate, email `recipients`."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        sa.CheckConstraint(_in("trigger", ACTION_TRIGGERS), name="ck_action_trigger"),
+        sa.Index("ix_actions_ws_trigger", "workspace_id", "trigger"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    name: str = Field(max_length=100)
+    trigger: str = Field(max_length=20)
+    # Comma-separated roles: purchaser, recipient, staff (staff = `staff_emails`).
+    recipients: str = Field(default="recipient", max_length=100)
+    staff_emails: str = Field(default="", max_length=1000)
+    subject_template: str = Field(max_length=300)
+    body_template: str = Field(max_length=5000)
+    attach_pdf: bool = Field(default=False)
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ExpiryReminder(SQLModel, table=True):
+    """A certificate was reminded at this threshold (days before expiry): once, never twice."""
+
+    __tablename__ = "expiry_reminders"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "threshold_days", name="uq_expiry_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificates.id")
+    threshold_days: int
+    created_at: datetime = Field(default_factory=utcnow)

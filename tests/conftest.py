@@ -121,6 +121,12 @@ def app_server(tmp_path_factory, localstripe):
            # the whole browser suite signs in from one address more often than a person would
            "GIFTCERTS_SIGN_IN_LIMIT": "1000/minute"}
     env.pop("PYTEST_CURRENT_TEST", None)
+    # Email from the app (its in-app worker) goes to a local SMTP sink; tests read the .eml files.
+    from giftcerts.notify.sink import MailSink
+    mail_dir = tmp_path_factory.mktemp("mail")
+    sink = MailSink(mail_dir, port=_free_port()).start()
+    env["GIFTCERTS_SMTP_URL"] = sink.url
+    env["GIFTCERTS_JOB_BACKOFF_SECONDS"] = "1"
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
     demo = json.loads(seeded.stdout.strip().splitlines()[-1])
@@ -133,10 +139,11 @@ def app_server(tmp_path_factory, localstripe):
         _wait_until_up(base, proc)
         from giftcerts.payments import devstripe
         devstripe.register_webhook(localstripe["STRIPE_API_BASE"], base, localstripe["STRIPE_WEBHOOK_SECRET"])
-        yield {"base": base, "db_url": db_url, "stripe": localstripe, **demo}
+        yield {"base": base, "db_url": db_url, "stripe": localstripe, "mail_dir": mail_dir, **demo}
     finally:
         _stop(proc)
         log.close()
+        sink.stop()
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -31,7 +31,7 @@ import giftcerts.giftcerts  # noqa: F401  (registers every page State)
 
 # staff_users is left out: signing in (done before each call) updates it.
 BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys", "orders", "redemptions",
-                   "certificate_types", "segments", "segment_members", "certificate_type_segments"]
+                   "certificate_types", "segments", "segment_members", "certificate_type_segments", "actions", "jobs"]
 # The sign-in handler is anonymous by design; its writes (failure counts) are tested in core.
 PUBLIC_HANDLERS = {("LoginState", "sign_in"), ("LoginState", "redirect_if_signed_in")}
 FORM = {

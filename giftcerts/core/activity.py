@@ -26,6 +26,7 @@ class ActivityKind(str, enum.Enum):
     EXPIRED = "Expired"
     RELEASED = "Released"
     REFUNDED = "Refunded"
+    REMINDER_SENT = "Reminder sent"
 
 
 MEANINGS: dict[ActivityKind, str] = {
@@ -40,6 +41,7 @@ MEANINGS: dict[ActivityKind, str] = {
     ActivityKind.EXPIRED: "Certificate passed its expiration date",
     ActivityKind.RELEASED: "Redemption was undone because the booking was cancelled",
     ActivityKind.REFUNDED: "The card payment was refunded to the purchaser",
+    ActivityKind.REMINDER_SENT: "The holder was reminded that the certificate expires soon",
 }
 
 SYSTEM_ACTOR = "system"

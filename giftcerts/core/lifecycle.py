@@ -26,6 +26,7 @@ from giftcerts.core.codes import format_code, generate_code
 from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
 from giftcerts.core.validation import REASON_MAX, clean_email, clean_message, clean_name, clean_text
+from giftcerts.jobs import outbox
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
 
 S = CertificateStatus
@@ -156,6 +157,7 @@ def issue_certificate(
     amount_text = money.format_money(cert.amount_cents, cert.currency)
     activity.record(session, cert, ActivityKind.CREATED, actor=actor, now=now,
                     details=f"{amount_text} for {cert.recipient_name}, {CertificateSource(source).value} sale")
+    outbox.on_created(session, cert)  # the "certificate created" actions, in this transaction
     if paid:
         _activate(session, workspace, cert, actor=actor, now=now, kind=ActivityKind.PURCHASED)
     return cert
@@ -329,7 +331,9 @@ def _transition(
     if result.rowcount != 1:
         session.refresh(cert)
         raise InvalidTransition(_refusal(cert, target))
+    previous = cert.status
     session.refresh(cert)
+    outbox.on_transition(session, cert, previous, target)  # PDF and action emails, in this transaction
 
 
 def _refusal(cert: Certificate, target: CertificateStatus) -> str:
@@ -344,26 +348,8 @@ def describe(cert: Certificate) -> str:
 
 
 def expire_due(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Move one batch of Active certificates past their expiry date to Expired.
+    """Move one batch of Active certificates past their expiry date to Expired (the periodic
+    sweep; set-based, idempotent, safe with several sweepers: see giftcerts.core.expiry)."""
+    from giftcerts.core import expiry
 
-    Idempotent and safe with several sweepers: each row moves through the conditional
-    update in `expire_certificate`, so a row another sweeper already expired is skipped.
-    """
-    now = now or utcnow()
-    due = session.exec(
-        select(Certificate.id, Certificate.workspace_id)
-        .where(Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now)
-        .order_by(Certificate.expires_at)
-        .limit(batch_size)
-    ).all()
-    workspaces: dict[int, Workspace] = {}
-    expired = 0
-    for cert_id, workspace_id in due:
-        ws = workspaces.get(workspace_id) or session.get(Workspace, workspace_id)
-        workspaces[workspace_id] = ws
-        try:
-            expire_certificate(session, ws, certificate_id=cert_id, now=now)
-            expired += 1
-        except InvalidTransition:
-            continue
-    return expired
+    return expiry.expire_due(session, now=now, batch_size=batch_size)

@@ -58,6 +58,9 @@ def create_workspace(
     )
     session.add(ws)
     session.flush()
+    from giftcerts.notify import actions  # noqa: PLC0415 (notify builds on core)
+
+    actions.create_defaults(session, ws)  # certificate to recipient, receipt, expiry reminder
     return ws
 
 

@@ -13,6 +13,8 @@ STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "A
 
 NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
        ("Certificate types", routes.CERTIFICATE_TYPES, "layers"), ("Segments", routes.SEGMENTS, "users"),
+       ("Expirations", routes.EXPIRATIONS, "calendar-clock"), ("Actions", routes.ACTIONS, "zap"),
+       ("Jobs", routes.JOBS, "list-checks"),
        ("Settings", routes.SETTINGS, "settings")]
 
 

@@ -32,3 +32,7 @@ def portal(slug: str) -> str:
 
 def portal_confirmation(slug: str, token: str) -> str:
     return f"/portal/{slug}/confirmation?token={token}"
+# issue 5: expirations, actions (automations) and background jobs
+EXPIRATIONS = "/dashboard/expirations"
+ACTIONS = "/dashboard/actions"
+JOBS = "/dashboard/jobs"

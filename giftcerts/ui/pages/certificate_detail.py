@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import activity, lifecycle, redemption
+from giftcerts.core import activity, delivery, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.payments import checkout
@@ -24,6 +24,9 @@ class CertificateState(AuthState):
     errors: dict[str, str] = {}
     working: bool = False
     void_error: str = ""
+    # issue 5: "Resend email"
+    resend_open: bool = False
+    resend_to: str = "recipient"
 
     def _cert_id(self) -> int | None:
         raw = str(self.router.page.params.get("cert_id", ""))
@@ -135,6 +138,96 @@ class CertificateState(AuthState):
         )
 
 
+    # --- issue 5: the certificate PDF and "Resend email" -----------------------------------
+
+    @rx.event
+    def download_pdf(self):
+        """Viewers may download too; the link is the certificate's unguessable PDF link."""
+        from giftcerts.documents import store
+
+        try:
+            principal = self._guard()
+            with db.write_session() as session:
+                cert = lifecycle.get_certificate(session, workspace_id=principal.workspace_id,
+                                                 certificate_id=self._cert_id() or 0)
+                if cert.activated_at is None:
+                    return rx.toast.error("This certificate is not paid yet, so it has no PDF.")
+                path, name = store.pdf_path(session, cert), store.filename(cert)
+        except DomainError as exc:
+            return self._refuse(exc)
+        return rx.download(url=path + "?download=1", filename=name)
+
+    @rx.event
+    def set_resend_open(self, value: bool):
+        self.resend_open = bool(value)
+        self.resend_to = "recipient"
+        self.errors = {}
+
+    @rx.event
+    def set_resend_to(self, value: str):
+        self.resend_to = value if value in delivery.RESEND_CHOICES else "recipient"
+
+    @rx.event
+    def resend(self, form: dict):
+        cert_id = self._cert_id() or 0
+        choice = str(form.get("send_to", self.resend_to))[:20]
+        address = str(form.get("address", ""))[:300]
+        sent_to: list[str] = []
+
+        def action(s, ws, p):
+            sent_to.append(delivery.resend_certificate(s, ws, certificate_id=cert_id, send_to=choice,
+                                                       address=address, actor=p.email))
+        result = self._act(action, "Email queued.")
+        if sent_to:
+            self.resend_open = False
+            return rx.toast.success(f"The certificate email is on its way to {sent_to[0]}.")
+        return result
+
+
+def _resend_dialog() -> rx.Component:
+    s = CertificateState
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("mail", size=16), "Resend email", variant="soft")),
+        rx.dialog.content(
+            rx.dialog.title("Resend the certificate email"),
+            rx.dialog.description("The certificate email with its PDF is sent again.", size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.el.label("Send to", html_for="field-send_to", style={"font_weight": "500", "font_size": "14px"}),
+                    rx.el.select(
+                        rx.el.option("Recipient (" + s.cert["recipient_email"] + ")", value="recipient"),
+                        rx.el.option("Purchaser (" + s.cert["purchaser_email"] + ")", value="purchaser"),
+                        rx.el.option("Another address", value="other"),
+                        id="field-send_to", name="send_to", value=s.resend_to, on_change=s.set_resend_to,
+                        style={"height": "32px", "padding": "0 8px", "border_radius": "6px", "width": "100%",
+                               "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1)},
+                    ),
+                    field_error(s.errors, "send_to"),
+                    rx.cond(s.resend_to == "other", rx.vstack(
+                        rx.el.label("Email address", html_for="field-address",
+                                    style={"font_weight": "500", "font_size": "14px"}),
+                        rx.input(id="field-address", name="address", type="email", width="100%",
+                                 aria_describedby="address-error"),
+                        field_error(s.errors, "address"),
+                        spacing="1", width="100%")),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button("Send email", type="submit"),
+                        justify="end", width="100%", spacing="3",
+                    ),
+                    spacing="2", width="100%", padding_top="1rem",
+                ),
+                on_submit=s.resend,
+                reset_on_submit=False,
+                no_validate=True,
+            ),
+            max_width="460px",
+        ),
+        open=s.resend_open,
+        on_open_change=s.set_resend_open,
+    )
+
+
 def _void_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
@@ -185,6 +278,17 @@ def _void_dialog() -> rx.Component:
 
 def _actions() -> rx.Component:
     status = CertificateState.cert["status"]
+    return rx.hstack(
+        rx.cond(status != "pending",
+                rx.button(rx.icon("file-down", size=16), "Download PDF", variant="soft",
+                          on_click=CertificateState.download_pdf)),
+        rx.cond(CertificateState.can_write & (status == "active"), _resend_dialog()),
+        _write_actions(status),
+        spacing="2",
+    )
+
+
+def _write_actions(status) -> rx.Component:
     return rx.cond(
         CertificateState.can_write,
         rx.hstack(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import config, db
-from giftcerts.core import workspaces
+from giftcerts.core import delivery, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
@@ -60,6 +60,8 @@ class SettingsState(AuthState):
     timezone: str = "UTC"
     preset_amounts: str = ""
     embed_origins: str = ""
+    reminder_days: str = ""
+    booking_url: str = ""
     embed_snippet: str = ""
     server_snippet: str = ""
     currency_options: list[str] = []
@@ -78,6 +80,8 @@ class SettingsState(AuthState):
         self.currency_options = sorted({*CURRENCIES, ws.currency})
         self.timezone_options = sorted({*TIMEZONES, ws.timezone})
         self.embed_origins = ws.embed_origins
+        self.reminder_days = ", ".join(ws.reminder_days.split(","))
+        self.booking_url = ws.booking_url
         self.embed_snippet = embed_snippet()
         self.server_snippet = server_snippet(ws.currency)
         self.form_key += 1  # remount the uncontrolled inputs with the stored values
@@ -96,19 +100,28 @@ class SettingsState(AuthState):
     def save(self, form: dict):
         try:
             principal = self._guard(owner=True)
-            change = workspaces.validate_settings(
-                portal_enabled=form.get("portal_enabled") in ("on", "true", True),
-                min_amount=str(form.get("min_amount", ""))[:40],
-                max_amount=str(form.get("max_amount", ""))[:40],
-                expiry_days=str(form.get("expiry_days", ""))[:10],
-                currency=str(form.get("currency", ""))[:3],
-                timezone=str(form.get("timezone", ""))[:64],
-                preset_amounts=str(form.get("preset_amounts", ""))[:500],
-                embed_origins=str(form.get("embed_origins", ""))[:2000],
-            )
+            extra_errors: dict[str, str] = {}  # reminders and booking link (giftcerts.core.delivery)
+            extra = delivery.validate(reminder_days=_optional(form, "reminder_days", 100),
+                                      booking_url=_optional(form, "booking_url", 600), errors=extra_errors)
+            try:
+                change = workspaces.validate_settings(
+                    portal_enabled=form.get("portal_enabled") in ("on", "true", True),
+                    min_amount=str(form.get("min_amount", ""))[:40],
+                    max_amount=str(form.get("max_amount", ""))[:40],
+                    expiry_days=str(form.get("expiry_days", ""))[:10],
+                    currency=str(form.get("currency", ""))[:3],
+                    timezone=str(form.get("timezone", ""))[:64],
+                    preset_amounts=str(form.get("preset_amounts", ""))[:500],
+                    embed_origins=str(form.get("embed_origins", ""))[:2000],
+                )
+            except ValidationError as exc:
+                raise ValidationError({**exc.errors, **extra_errors}) from None
+            if extra_errors:
+                raise ValidationError(extra_errors)
             with db.write_session() as session:
                 ws = workspaces.get_workspace(session, principal.workspace_id)
                 workspaces.apply_settings(session, ws, change)
+                delivery.apply(ws, extra)
         except ValidationError as exc:
             self.errors = exc.errors
             return rx.toast.error("Settings not saved: please correct the highlighted fields.")
@@ -117,6 +130,11 @@ class SettingsState(AuthState):
         self.errors = {}
         self._fill(ws)
         return rx.toast.success("Settings saved.")
+
+
+def _optional(form: dict, name: str, limit: int) -> str | None:
+    """A field's text, or None when the form did not include it (leave the setting unchanged)."""
+    return str(form[name])[:limit] if name in form else None
 
 
 def settings_page() -> rx.Component:
@@ -159,6 +177,20 @@ def settings_page() -> rx.Component:
                                 field_error(s.errors, "timezone"),
                                 spacing="1",
                             ),
+                            columns=rx.breakpoints(initial="1", sm="2"),
+                            spacing="4",
+                            width="100%",
+                        ),
+                        rx.separator(size="4"),
+                        rx.heading("Certificates and reminders", size="4", as_="h2"),
+                        rx.grid(
+                            text_field("Reminder days", "reminder_days", s.errors, default_value=s.reminder_days,
+                                       hint="Remind holders this many days before expiry, e.g. 30, 7 "
+                                            "(empty: no automatic reminders)"),
+                            text_field("Booking link", "booking_url", s.errors, default_value=s.booking_url,
+                                       placeholder="https://booking.example.com/?voucher={code}",
+                                       hint="The page the certificate's QR code opens; {code} is replaced "
+                                            "by the code"),
                             columns=rx.breakpoints(initial="1", sm="2"),
                             spacing="4",
                             width="100%",

@@ -1,0 +1,101 @@
+"""What each job kind does. Handlers are idempotent: DB-only work commits together with the
+job's completion; an email is sent, then "Sent" is recorded together with the completion, so
+the only possible duplicate (a crash in between) carries the same Message-ID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from giftcerts import config, db
+from giftcerts.core import activity
+from giftcerts.core.activity import ActivityKind
+from giftcerts.documents import store
+from giftcerts.jobs import outbox
+from giftcerts.models import Action, Certificate, Job, Workspace
+from giftcerts.notify import actions, mailer, templates
+
+
+class Skip(Exception):
+    """The job has nothing left to do (e.g. the certificate was voided before its email went out)."""
+
+
+@dataclass
+class Context:
+    url: str | None
+    finish: Callable[..., None]  # finish(session, job, note="") marks the job done in the caller's transaction
+
+
+def render_pdf(job: Job, ctx: Context) -> None:
+    with db.read_session(ctx.url) as session:
+        cert = session.get(Certificate, job.certificate_id)
+        content = store.render_for(session, cert)
+    with db.write_session(ctx.url) as session:
+        store.store_pdf(session, cert, content)
+        ctx.finish(session, job)
+
+
+def dispatch(job: Job, ctx: Context) -> None:
+    """One send_email job per (enabled action, address), deduplicated by this job's id."""
+    payload = json.loads(job.payload)
+    trigger = payload["trigger"]
+    with db.write_session(ctx.url) as session:
+        cert = session.get(Certificate, job.certificate_id)
+        for action in actions.enabled_for(session, workspace_id=cert.workspace_id, trigger=trigger):
+            for role, address in actions.addresses(action, cert):
+                outbox.enqueue(session, outbox.SEND_EMAIL, workspace_id=cert.workspace_id, certificate_id=cert.id,
+                               payload={"action_id": action.id, "to": address, "role": role, "trigger": trigger,
+                                        **{k: v for k, v in payload.items() if k != "trigger"}},
+                               dedupe_key=f"dispatch:{job.id}:{action.id}:{address}")
+        ctx.finish(session, job)
+
+
+# Emails that describe a usable certificate are not sent once it can no longer be used.
+NEEDS_ACTIVE = {"activated", "expiring_soon", "resend"}
+
+
+def send_email(job: Job, ctx: Context) -> None:
+    payload = json.loads(job.payload)
+    trigger = payload.get("trigger", "resend")
+    with db.read_session(ctx.url) as session:
+        cert = session.get(Certificate, job.certificate_id)
+        ws = session.get(Workspace, cert.workspace_id)
+        action = session.get(Action, payload["action_id"]) if payload.get("action_id") else None
+        if trigger in NEEDS_ACTIVE and cert.status != "active":
+            raise Skip(f"not sent: the certificate is {cert.status}")
+        if payload.get("action_id") and action is None:
+            raise Skip("not sent: the action was deleted")
+        subject, body, attach = _template(session, action, cert)
+        doc = store.ensure_document(session, cert) if cert.activated_at else None
+    pdf_link = (store.PDF_PATH + doc.token) if doc else ""
+    rendered = templates.render(subject, body, templates.context(
+        cert, ws, pdf_link=config.public_url() + pdf_link if pdf_link else ""))
+    attachments = []
+    if attach and cert.activated_at:
+        attachments.append(mailer.Attachment(store.filename(cert), store.get_or_render(cert.id, ctx.url)))
+    msg = mailer.build(job_id=job.id, sender_name=ws.name, to=payload["to"], subject=rendered.subject,
+                       text=rendered.text, html=rendered.html, attachments=attachments)
+    mailer.send(msg)
+    kind = ActivityKind.REMINDER_SENT if trigger == "expiring_soon" else ActivityKind.SENT
+    what = action.name if action else "Certificate email (resent)"
+    by = payload.get("requested_by") or activity.SYSTEM_ACTOR
+    with db.write_session(ctx.url) as session:
+        activity.record(session, session.get(Certificate, cert.id), kind, actor=by,
+                        details=f"{what} to {payload['to']}" + (" with the PDF" if attachments else ""))
+        ctx.finish(session, job)
+
+
+def _template(session: Session, action: Action | None, cert: Certificate) -> tuple[str, str, bool]:
+    if action is not None:
+        return action.subject_template, action.body_template, action.attach_pdf
+    # A resend: the workspace's own certificate email if it has one, else the default wording.
+    for candidate in actions.list_actions(session, workspace_id=cert.workspace_id):
+        if candidate.trigger == "activated" and "recipient" in candidate.recipients.split(","):
+            return candidate.subject_template, candidate.body_template, True
+    return actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, True
+
+
+HANDLERS = {outbox.RENDER_PDF: render_pdf, outbox.DISPATCH: dispatch, outbox.SEND_EMAIL: send_email}

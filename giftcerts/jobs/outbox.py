@@ -1,0 +1,85 @@
+"""The transactional outbox: jobs are rows written in the same transaction as the change that
+causes them, so an activation is never committed without its PDF and emails, nor emails
+queued for a change that was rolled back.
+
+`on_transition` / `on_created` are the only hooks the lifecycle calls.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from giftcerts.clock import utcnow
+from giftcerts.models import Certificate, CertificateStatus, Job
+
+S = CertificateStatus
+
+# Job kinds and what they do (handlers in giftcerts.jobs.handlers).
+RENDER_PDF = "render_pdf"   # render and store a certificate's PDF
+DISPATCH = "dispatch"       # expand a trigger into one send_email job per action and address
+SEND_EMAIL = "send_email"   # send one email, record "Sent"
+
+
+def insert_ignore(session: Session, table, values: dict, *, conflict: list[str]) -> bool:
+    """INSERT unless a row with the same unique key exists; True if this call inserted it."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    # RETURNING tells reliably whether a row went in (rowcount is not reported for this on every driver).
+    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+
+
+def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificate_id: int | None = None,
+            payload: dict | None = None, dedupe_key: str | None = None, run_after: datetime | None = None,
+            max_attempts: int = 8) -> bool:
+    """Add a job to the caller's transaction. With a `dedupe_key`, a second enqueue is a no-op."""
+    now = utcnow()
+    values = dict(workspace_id=workspace_id, certificate_id=certificate_id, kind=kind,
+                  payload=json.dumps(payload or {}, sort_keys=True), status="queued", dedupe_key=dedupe_key,
+                  attempts=0, max_attempts=max_attempts, run_after=run_after or now, last_error="",
+                  created_at=now)
+    if dedupe_key is None:
+        session.add(Job(**values))
+        return True
+    return insert_ignore(session, Job.__table__, values, conflict=["dedupe_key"])
+
+
+def trigger_for(previous: str, target: CertificateStatus) -> str | None:
+    """Which action trigger a status change fires (reactivating a voided certificate or
+    releasing a redemption restores a certificate; it fires nothing)."""
+    if target == S.ACTIVE:
+        return "activated" if previous == S.PENDING.value else None
+    return {S.REDEEMED: "redeemed", S.VOIDED: "voided", S.EXPIRED: "expired"}.get(target)
+
+
+def on_transition(session: Session, cert: Certificate, previous: str, target: CertificateStatus) -> None:
+    """Called by the lifecycle right after a status change, inside its transaction."""
+    trigger = trigger_for(previous, target)
+    if trigger == "activated":
+        from giftcerts.documents import store
+
+        store.ensure_document(session, cert)  # the download link exists from the moment it is active
+        enqueue(session, RENDER_PDF, workspace_id=cert.workspace_id, certificate_id=cert.id)
+    if trigger:
+        dispatch(session, cert, trigger)
+
+
+def on_created(session: Session, cert: Certificate) -> None:
+    dispatch(session, cert, "created")
+
+
+def dispatch(session: Session, cert: Certificate, trigger: str, *, dedupe_key: str | None = None,
+             **payload) -> bool:
+    """Queue the emails of every enabled action for `trigger` (expanded by the worker).
+    False when no enabled action asks for an email on this trigger."""
+    from giftcerts.notify import actions
+
+    if not actions.has_enabled(session, workspace_id=cert.workspace_id, trigger=trigger):
+        return False
+    enqueue(session, DISPATCH, workspace_id=cert.workspace_id, certificate_id=cert.id,
+            payload={"trigger": trigger, **payload}, dedupe_key=dedupe_key)
+    return True

@@ -1,0 +1,1 @@
+"""Email: actions (per-workspace automation rules), their templates, and the SMTP sender."""

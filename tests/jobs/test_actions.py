@@ -1,0 +1,108 @@
+"""Actions — gift certificate events can trigger automated email notifications. Each workspace
+starts with sensible defaults; staff edit subject and text with placeholders and a preview."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from giftcerts import db
+from giftcerts.core import activity, expiry
+from giftcerts.core.delivery import resend_certificate
+from giftcerts.core.errors import InvalidTransition, NotFound, ValidationError
+from giftcerts.core import lifecycle
+from giftcerts.notify import actions, templates
+from tests.factories import make_certificate, make_workspace
+from tests.jobs.conftest import drain
+
+
+def test_every_new_workspace_starts_with_the_default_actions(db_url):
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        defaults = [(a.name, a.trigger, a.recipients, a.attach_pdf, a.enabled)
+                    for a in actions.list_actions(s, workspace_id=ws.id)]
+    assert defaults == [("Certificate to recipient", "activated", "recipient", True, True),
+                        ("Receipt to purchaser", "activated", "purchaser", False, True),
+                        ("Reminder before expiry", "expiring_soon", "recipient", False, True)]
+
+
+def test_an_unknown_placeholder_or_broken_template_is_refused_with_a_clear_message():
+    with pytest.raises(ValidationError) as exc:
+        actions.validate(name="X", trigger="activated", recipients=["recipient"], staff_emails="",
+                         subject="Hi {{ first_name }}", body="{% if %}", attach_pdf=False, enabled=True)
+    assert "Unknown placeholder “first_name”" in exc.value.errors["subject"]
+    assert "cannot be" in exc.value.errors["body"]
+
+
+def test_staff_templates_run_in_a_sandbox():
+    errors: dict[str, str] = {}
+    templates.check("{{ code.__class__.__mro__ }}", "body", errors)
+    assert "body" in errors
+
+
+def test_the_preview_renders_sample_data_and_escapes_html_in_the_html_part():
+    rendered, errors = templates.preview("For {{ recipient_name }}", "{{ message }}\n\n<b>{{ amount }}</b>")
+    assert errors == {} and rendered.subject == "For Robin Traveller"
+    assert "Happy birthday!" in rendered.text and "$250.00" in rendered.text
+    assert "&lt;b&gt;$250.00&lt;/b&gt;" in rendered.html
+
+
+def test_staff_addresses_are_validated():
+    with pytest.raises(ValidationError) as exc:
+        actions.validate(name="X", trigger="redeemed", recipients=["staff"], staff_emails="office@, x",
+                         subject="S", body="B", attach_pdf=False, enabled=True)
+    assert "staff_emails" in exc.value.errors
+
+
+def test_actions_of_another_workspace_cannot_be_changed(db_url):
+    with db.write_session(db_url) as s:
+        ws, other = make_workspace(s), make_workspace(s)
+        theirs = actions.list_actions(s, workspace_id=other.id)[0]
+        with pytest.raises(NotFound):
+            actions.set_enabled(s, ws, action_id=theirs.id, enabled=False)
+        with pytest.raises(NotFound):
+            actions.delete_action(s, ws, action_id=theirs.id)
+
+
+def test_resend_email_goes_to_the_chosen_address_with_the_pdf_and_is_logged(db_url, mail_sink):
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        cert = make_certificate(s, ws)
+    drain(db_url)
+    with db.write_session(db_url) as s:
+        assert resend_certificate(s, ws, certificate_id=cert.id, send_to="other", address="Agent@Example.com",
+                                  actor="staff@example.com") == "agent@example.com"
+        with pytest.raises(ValidationError):
+            resend_certificate(s, ws, certificate_id=cert.id, send_to="other", address="nope", actor="x")
+    drain(db_url)
+    resent = [m for m in mail_sink.messages() if m["To"] == "agent@example.com"]
+    assert len(resent) == 1 and any(p.get_content_type() == "application/pdf" for p in resent[0].iter_attachments())
+    with db.read_session(db_url) as s:
+        last = activity.history(s, workspace_id=ws.id, certificate_id=cert.id)[-1]
+    assert (last.kind, last.actor) == ("Sent", "staff@example.com") and "agent@example.com" in last.details
+    with db.write_session(db_url) as s:
+        lifecycle.void_certificate(s, ws, certificate_id=cert.id, reason="Refund", actor="x")
+        with pytest.raises(InvalidTransition):
+            resend_certificate(s, ws, certificate_id=cert.id, send_to="recipient", address="", actor="x")
+
+
+def test_a_reminder_email_is_sent_and_logged_as_reminder_sent(db_url, mail_sink):
+    from datetime import timedelta
+
+    from giftcerts.clock import utcnow
+
+    now = utcnow()
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, expiry_days=100, reminder_days="30")
+        cert = make_certificate(s, ws, now=now - timedelta(days=80), recipient_email="robin@example.com")
+    drain(db_url)
+    before = len(mail_sink.messages())
+    with db.write_session(db_url) as s:
+        assert expiry.send_due_reminders(s, now=now) == 1
+    drain(db_url)
+    reminders = mail_sink.messages()[before:]
+    assert [m["To"] for m in reminders] == ["robin@example.com"]
+    assert "expires" in reminders[0]["Subject"]
+    with db.read_session(db_url) as s:
+        assert [a.kind for a in activity.history(s, workspace_id=ws.id, certificate_id=cert.id)].count(
+            "Reminder sent") == 1
