@@ -130,6 +130,12 @@ class Certificate(SQLModel, table=True):
         sa.Index("ix_certificates_ws_recipient_id", "workspace_id", "recipient_email", "id"),
         # Upcoming expirations and the expiry sweep.
         sa.Index("ix_certificates_status_expires", "status", "expires_at"),
+        # Reports (giftcerts.core.reports): the certificates sold in a period, with what the sales
+        # figures read from each row, so the year's aggregate is an index-only scan.
+        sa.Index("ix_certificates_ws_activated", "workspace_id", "activated_at", "amount_cents", "status",
+                 "redeemed_at"),
+        # Reports: outstanding (Active now), expiring soon and breakage (expired in a period).
+        sa.Index("ix_certificates_ws_status_expires", "workspace_id", "status", "expires_at", "amount_cents"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -187,7 +193,11 @@ class Activity(SQLModel, table=True):
     """One line of a certificate's history. Written in the same transaction as the change."""
 
     __tablename__ = "activities"
-    __table_args__ = (sa.Index("ix_activities_certificate_id", "certificate_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_activities_certificate_id", "certificate_id", "id"),
+        # The live dashboard's change marker: the newest activity of a workspace, one index probe.
+        sa.Index("ix_activities_ws_id", "workspace_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspaces.id", index=True)
