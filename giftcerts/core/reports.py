@@ -1,0 +1,416 @@
+"""Sales tracking: revenue, popular amounts, redemption rates, liability and breakage.
+
+Every figure is an aggregate computed by the database (GROUP BY over indexes, see
+`ix_certificates_ws_activated` and `ix_certificates_ws_status_expires`), never by loading
+certificates into Python, and every amount stays in integer minor units until it is
+formatted. Periods are calendar periods in the workspace's timezone, turned into a
+half-open UTC interval [start, end) before they reach SQL, so a sale at 23:59 local time
+on the last day of a month belongs to that month whatever UTC says.
+
+Definitions (shown to staff in the captions of the Overview page, see `CAPTIONS`):
+
+- **Revenue (sold)**: certificates paid (activated) in the period: `activated_at` in the
+  period. Pending (unpaid) certificates are not sales. A certificate that was sold and
+  later voided stays in the revenue of the period it was sold in (it *was* sold); its
+  value is reported again under **Voided** in the period it was voided, so that
+  "sold - voided" is the net figure. Reactivating a voided certificate clears its void.
+- **Redemption rate**: of the certificates sold in the period, the share now Redeemed,
+  by count and by value. A redemption released because the booking was cancelled no
+  longer counts.
+- **Average days to redemption**: for the certificates sold in the period and now
+  Redeemed, the mean time from activation to redemption.
+- **Outstanding**: the value of certificates Active now and not past their expiry date:
+  what the workspace still owes its customers (the liability on its books). Not tied to
+  the period. **Expiring soon** is the part of it that expires within 30 days.
+- **Breakage**: the value of certificates that expired unredeemed, by expiry date in the
+  period: status Expired, or still Active but past `expires_at` (the expiry sweep has not
+  reached it yet; it can no longer be redeemed either way).
+- **Voided**: the value of paid certificates voided in the period (`voided_at` in the
+  period; a certificate voided before it was paid was never sold and is left out).
+- **Refunded**: no refund is recorded separately yet; staff record a refund by voiding
+  the certificate, so refunds are inside Voided. `Overview.refunded_*` is the seam for
+  card refunds once payments record them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from giftcerts.clock import utcnow
+from giftcerts.core.errors import ValidationError
+from giftcerts.models import Activity, Certificate, CertificateSource, CertificateStatus, Workspace
+
+PERIODS: dict[str, str] = {
+    "month": "This month",
+    "30d": "Last 30 days",
+    "quarter": "This quarter",
+    "year": "This year",
+    "custom": "Custom range",
+}
+SOURCES: dict[str, str] = {"all": "All sources", "portal": "Portal", "manual": "Manual", "api": "API"}
+MAX_CUSTOM_DAYS = 366 * 5
+EXPIRING_SOON_DAYS = 30
+TOP_AMOUNTS = 8
+
+CAPTIONS: dict[str, str] = {
+    "revenue": "Certificates paid in the period (pending ones are not sales). Sales voided later still "
+               "count here, in the period they were sold, and again under Voided.",
+    "redemption": "Of the certificates sold in the period, the share now redeemed: by number and by value.",
+    "popular": "How many certificates were sold at each amount in the period, most sold first.",
+    "outstanding": "Value of Active certificates now, not yet expired: what is still owed to customers. "
+                   "Does not depend on the period.",
+    "expiring": f"Part of Outstanding that expires in the next {EXPIRING_SOON_DAYS} days.",
+    "breakage": "Value of certificates that expired unredeemed, by expiry date in the period.",
+    "voided": "Value of paid certificates voided in the period, refunds included (a refund is recorded "
+              "by voiding the certificate).",
+    "days": "Average time from activation to redemption, for certificates sold in the period and now redeemed.",
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end) in UTC, and what it means in the workspace's timezone."""
+
+    kind: str
+    first_day: date  # local, inclusive
+    last_day: date  # local, inclusive
+    start: datetime  # UTC
+    end: datetime  # UTC, exclusive
+    granularity: str  # "day" | "week" | "month": the revenue chart's buckets
+
+    @property
+    def label(self) -> str:
+        return f"{self.first_day:%b %-d, %Y} – {self.last_day:%b %-d, %Y}"
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """The UTC instant a local calendar day begins (DST-safe: zoneinfo resolves the wall time)."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(timezone.utc)
+
+
+def _granularity(days: int) -> str:
+    if days <= 31:
+        return "day"
+    if days <= 120:
+        return "week"
+    return "month"
+
+
+def parse_day(text: str | None, field_name: str) -> date:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise ValidationError({field_name: "Enter a date as YYYY-MM-DD."}) from None
+
+
+def resolve_period(kind: str, tz_name: str, *, now: datetime | None = None, start: str | None = None,
+                   end: str | None = None) -> Period:
+    """The period `kind` as of `now`, in the workspace's timezone; `custom` takes inclusive dates."""
+    if kind not in PERIODS:
+        raise ValidationError({"period": "Choose a period from the list."})
+    tz = ZoneInfo(tz_name)
+    today = (now or utcnow()).astimezone(tz).date()
+    if kind == "month":
+        first = today.replace(day=1)
+        last = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    elif kind == "30d":
+        first, last = today - timedelta(days=29), today
+    elif kind == "quarter":
+        q_month = 3 * ((today.month - 1) // 3) + 1
+        first = date(today.year, q_month, 1)
+        end_month = q_month + 2
+        last = date(today.year, end_month, calendar.monthrange(today.year, end_month)[1])
+    elif kind == "year":
+        first, last = date(today.year, 1, 1), date(today.year, 12, 31)
+    else:
+        errors: dict[str, str] = {}
+        try:
+            first = parse_day(start, "start")
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        try:
+            last = parse_day(end, "end")
+        except ValidationError as exc:
+            errors.update(exc.errors)
+        if not errors and last < first:
+            errors["end"] = "The end date must be on or after the start date."
+        if not errors and (last - first).days >= MAX_CUSTOM_DAYS:
+            errors["end"] = "Choose a range of at most five years."
+        if errors:
+            raise ValidationError(errors)
+    return Period(kind=kind, first_day=first, last_day=last, start=local_midnight(first, tz),
+                  end=local_midnight(last + timedelta(days=1), tz),
+                  granularity=_granularity((last - first).days + 1))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrow every figure to one certificate type and/or one sales channel.
+
+    `type_id`: None for all types, 0 for certificates without a type, else a type's id
+    (another workspace's type simply matches nothing: every query is workspace-scoped).
+    """
+
+    type_id: int | None = None
+    source: str | None = None
+
+    @classmethod
+    def parse(cls, type_value: str | None, source_value: str | None) -> Filters:
+        type_text = (type_value or "all").strip()
+        type_id = None
+        if type_text == "none":
+            type_id = 0
+        elif type_text.isascii() and type_text.isdigit() and 0 < int(type_text) < 2**31:
+            type_id = int(type_text)
+        source = source_value if source_value in {s.value for s in CertificateSource} else None
+        return cls(type_id=type_id, source=source)
+
+    def conditions(self) -> list:
+        out = []
+        if self.type_id == 0:
+            out.append(Certificate.certificate_type_id.is_(None))
+        elif self.type_id is not None:
+            out.append(Certificate.certificate_type_id == self.type_id)
+        if self.source:
+            out.append(Certificate.source == self.source)
+        return out
+
+
+@dataclass(frozen=True)
+class Bucket:
+    first_day: date  # local day the bucket starts on
+    count: int
+    value_cents: int
+
+
+@dataclass(frozen=True)
+class AmountCount:
+    amount_cents: int
+    count: int
+    value_cents: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    currency: str
+    period: Period
+    sold_count: int = 0
+    sold_cents: int = 0
+    redeemed_count: int = 0  # of the certificates sold in the period
+    redeemed_cents: int = 0
+    voided_later_count: int = 0  # of the certificates sold in the period, now voided
+    voided_later_cents: int = 0
+    redemption_seconds: float = 0.0  # total activation -> redemption time of `redeemed_count`
+    outstanding_count: int = 0
+    outstanding_cents: int = 0
+    expiring_count: int = 0
+    expiring_cents: int = 0
+    breakage_count: int = 0
+    breakage_cents: int = 0
+    voided_count: int = 0  # voided in the period
+    voided_cents: int = 0
+    # Seam for card refunds recorded by payments: none are recorded separately yet.
+    refunded_count: int = 0
+    refunded_cents: int = 0
+    series: list[Bucket] = field(default_factory=list)
+    amounts: list[AmountCount] = field(default_factory=list)
+
+    @property
+    def redemption_rate_count(self) -> float | None:
+        return self.redeemed_count / self.sold_count if self.sold_count else None
+
+    @property
+    def redemption_rate_value(self) -> float | None:
+        return self.redeemed_cents / self.sold_cents if self.sold_cents else None
+
+    @property
+    def average_days_to_redemption(self) -> float | None:
+        return self.redemption_seconds / self.redeemed_count / 86400 if self.redeemed_count else None
+
+
+# --- local-time buckets ---------------------------------------------------------------------
+
+def _offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """[(from_utc, offset_seconds)] covering [start, end): one entry per UTC offset in force.
+
+    Walks the period a day at a time and pins each change of offset (DST) to the exact second."""
+    def offset(ts: int) -> int:
+        return int(datetime.fromtimestamp(ts, timezone.utc).astimezone(tz).utcoffset().total_seconds())
+
+    first, last = int(start.timestamp()), int(end.timestamp())
+    segments = [(first, offset(first))]
+    cursor = first
+    while cursor < last:
+        step = min(cursor + 86400, last)
+        if offset(step) != segments[-1][1]:
+            lo, hi = cursor, step  # offset(lo) is the current one, offset(hi) is not
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == segments[-1][1] else (lo, mid)
+            segments.append((hi, offset(hi)))
+        cursor = step
+    return [(datetime.fromtimestamp(ts, timezone.utc), off) for ts, off in segments]
+
+
+def _bucket_expr(session: Session, column, tz_name: str, period: Period):
+    """SQL for the local calendar day/week/month start of `column`, as 'YYYY-MM-DD' or a date."""
+    unit = period.granularity
+    if session.get_bind().dialect.name == "postgresql":
+        # timezone(zone, timestamptz) is the wall time there, DST included.
+        local = sa.func.timezone(tz_name, column)
+        return sa.cast(sa.func.date_trunc(unit, local), sa.Date)
+    # SQLite has no time zones: add the UTC offset in force at each moment (one CASE arm per DST
+    # change within the period), then truncate the local wall time as text.
+    segments = _offset_segments(ZoneInfo(tz_name), period.start, period.end)
+    modifier = lambda seconds: f"{seconds:+d} seconds"  # noqa: E731
+    if len(segments) == 1:
+        shift = sa.literal(modifier(segments[0][1]))
+    else:
+        shift = sa.case(
+            *[(column < sa.literal(boundary, Certificate.activated_at.type), modifier(prev_offset))
+              for (boundary, _), (_, prev_offset) in zip(segments[1:], segments[:-1])],
+            else_=modifier(segments[-1][1]),
+        )
+    local = sa.func.datetime(column, shift)
+    if unit == "day":
+        return sa.func.date(local)
+    if unit == "week":  # Monday of that week
+        return sa.func.date(local, "weekday 0", "-6 days")
+    return sa.func.strftime("%Y-%m-01", local)
+
+
+def _as_date(value) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def bucket_starts(period: Period) -> list[date]:
+    """Every bucket of the period, so that days without sales show as zero."""
+    first = period.first_day
+    if period.granularity == "week":
+        first -= timedelta(days=first.weekday())
+    elif period.granularity == "month":
+        first = first.replace(day=1)
+    out = []
+    day = first
+    while day <= period.last_day:
+        out.append(day)
+        if period.granularity == "day":
+            day += timedelta(days=1)
+        elif period.granularity == "week":
+            day += timedelta(days=7)
+        else:
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return out
+
+
+# --- the queries ----------------------------------------------------------------------------
+
+def _seconds_between(session: Session, later, earlier):
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.extract("epoch", later - earlier)
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+
+
+def _sum_if(condition, value):
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, value), else_=0)), 0)
+
+
+def overview(session: Session, workspace: Workspace, period: Period, filters: Filters = Filters(), *,
+             now: datetime | None = None) -> Overview:
+    """Every figure of the Overview page for `period` (five aggregate queries, no rows loaded)."""
+    now = now or utcnow()
+    C = Certificate
+    scope = [C.workspace_id == workspace.id, *filters.conditions()]
+    sold = [*scope, C.activated_at >= period.start, C.activated_at < period.end]
+    redeemed = C.status == CertificateStatus.REDEEMED.value
+    voided = C.status == CertificateStatus.VOIDED.value
+
+    # 1. Sales of the period and what became of them (one index range scan).
+    cohort = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(C.amount_cents), 0),
+            _sum_if(redeemed, 1),
+            _sum_if(redeemed, C.amount_cents),
+            _sum_if(voided, 1),
+            _sum_if(voided, C.amount_cents),
+            sa.func.coalesce(sa.func.sum(sa.case((redeemed, _seconds_between(session, C.redeemed_at,
+                                                                              C.activated_at)))), 0),
+        ).where(*sold)
+    ).one()
+
+    # 2. Revenue over time, bucketed by local day/week/month.
+    bucket = _bucket_expr(session, C.activated_at, workspace.timezone, period).label("bucket")
+    by_bucket = {
+        _as_date(row.bucket): (int(row.n), int(row.cents))
+        for row in session.execute(
+            sa.select(bucket, sa.func.count().label("n"), sa.func.sum(C.amount_cents).label("cents"))
+            # GROUP BY 1: the bucket expression has bound parameters, which PostgreSQL would not
+            # recognise as the same expression if it were repeated.
+            .where(*sold).group_by(sa.literal_column("1"))
+        )
+    }
+    series = [Bucket(day, *by_bucket.get(day, (0, 0))) for day in bucket_starts(period)]
+
+    # 3. Popular amounts.
+    n = sa.func.count().label("n")
+    amounts = [
+        AmountCount(amount_cents=int(row.amount_cents), count=int(row.n), value_cents=int(row.n) * int(row.amount_cents))
+        for row in session.execute(
+            sa.select(C.amount_cents, n).where(*sold).group_by(C.amount_cents)
+            .order_by(n.desc(), C.amount_cents.desc()).limit(TOP_AMOUNTS)
+        )
+    ]
+
+    # 4. What is owed now, and how much of it expires soon.
+    soon = now + timedelta(days=EXPIRING_SOON_DAYS)
+    standing = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0),
+                  _sum_if(C.expires_at <= soon, 1), _sum_if(C.expires_at <= soon, C.amount_cents))
+        .where(*scope, C.status == CertificateStatus.ACTIVE.value, C.expires_at > now)
+    ).one()
+
+    # 5. Breakage and voids of the period.
+    # An Active certificate past its date is worth nothing even before the expiry sweep marks it.
+    breakage = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0))
+        .where(*scope, C.status.in_([CertificateStatus.EXPIRED.value, CertificateStatus.ACTIVE.value]),
+               C.expires_at >= period.start, C.expires_at < period.end, C.expires_at <= now)
+    ).one()
+    voids = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0))
+        .where(*scope, voided, C.activated_at.is_not(None),
+               C.voided_at >= period.start, C.voided_at < period.end)
+    ).one()
+
+    return Overview(
+        currency=workspace.currency, period=period,
+        sold_count=int(cohort[0]), sold_cents=int(cohort[1]),
+        redeemed_count=int(cohort[2]), redeemed_cents=int(cohort[3]),
+        voided_later_count=int(cohort[4]), voided_later_cents=int(cohort[5]),
+        redemption_seconds=float(cohort[6]),
+        outstanding_count=int(standing[0]), outstanding_cents=int(standing[1]),
+        expiring_count=int(standing[2]), expiring_cents=int(standing[3]),
+        breakage_count=int(breakage[0]), breakage_cents=int(breakage[1]),
+        voided_count=int(voids[0]), voided_cents=int(voids[1]),
+        series=series, amounts=amounts,
+    )
+
+
+def change_marker(session: Session, workspace_id: int) -> int:
+    """The newest activity id of a workspace (0 if none): every sale, redemption, void, expiry
+    and reactivation writes one, so when this has not moved no figure can have changed.
+    One probe of `ix_activities_ws_id`."""
+    return int(session.execute(
+        sa.select(sa.func.coalesce(sa.func.max(Activity.id), 0)).where(Activity.workspace_id == workspace_id)
+    ).scalar_one())
