@@ -15,6 +15,7 @@ from giftcerts.ui.pages.login import LoginState, login_page
 from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
 from giftcerts.ui.pages.order_detail import OrderState, order_page
 from giftcerts.ui.pages.orders import OrdersState, orders_page
+from giftcerts.ui.pages.overview import OverviewState, overview_page
 from giftcerts.ui.pages.settings import SettingsState, settings_page
 from giftcerts.ui.pages.widget import WidgetState, widget_page
 
@@ -31,9 +32,10 @@ def _index() -> rx.Component:
     return rx.center(rx.spinner(), min_height="100vh")
 
 
-app.add_page(_index, route="/", on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(_index, route="/", on_load=rx.redirect(routes.DASHBOARD), title="giftcerts")
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts", on_load=LoginState.redirect_if_signed_in)
-app.add_page(_index, route=routes.DASHBOARD, on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(overview_page, route=routes.DASHBOARD, title="Overview · giftcerts",
+             on_load=[OverviewState.require_login, OverviewState.on_load])
 app.add_page(certificates_page, route=routes.CERTIFICATES, title="Certificates · giftcerts",
              on_load=[CertificatesState.require_login, CertificatesState.on_load])
 app.add_page(new_certificate_page, route=routes.NEW_CERTIFICATE, title="New certificate · giftcerts",

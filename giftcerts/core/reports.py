@@ -56,6 +56,8 @@ PERIODS: dict[str, str] = {
 SOURCES: dict[str, str] = {"all": "All sources", "portal": "Portal", "manual": "Manual", "api": "API"}
 MAX_CUSTOM_DAYS = 366 * 5
 EXPIRING_SOON_DAYS = 30
+# Outstanding split by how soon it expires (days from now): when the liability runs off.
+RUN_OFF = ((30, "Within 30 days"), (90, "31–90 days"), (180, "91–180 days"), (None, "Later"))
 TOP_AMOUNTS = 8
 
 CAPTIONS: dict[str, str] = {
@@ -66,6 +68,7 @@ CAPTIONS: dict[str, str] = {
     "outstanding": "Value of Active certificates now, not yet expired: what is still owed to customers. "
                    "Does not depend on the period.",
     "expiring": f"Part of Outstanding that expires in the next {EXPIRING_SOON_DAYS} days.",
+    "run_off": "Outstanding value by how soon it expires, counted from today.",
     "breakage": "Value of certificates that expired unredeemed, by expiry date in the period.",
     "voided": "Value of paid certificates voided in the period, refunds included (a refund is recorded "
               "by voiding the certificate).",
@@ -197,6 +200,13 @@ class AmountCount:
 
 
 @dataclass(frozen=True)
+class RunOff:
+    label: str
+    count: int
+    value_cents: int
+
+
+@dataclass(frozen=True)
 class Overview:
     currency: str
     period: Period
@@ -220,6 +230,7 @@ class Overview:
     refunded_cents: int = 0
     series: list[Bucket] = field(default_factory=list)
     amounts: list[AmountCount] = field(default_factory=list)
+    run_off: list[RunOff] = field(default_factory=list)  # Outstanding by time to expiry
 
     @property
     def redemption_rate_count(self) -> float | None:
@@ -372,13 +383,21 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
         )
     ]
 
-    # 4. What is owed now, and how much of it expires soon.
-    soon = now + timedelta(days=EXPIRING_SOON_DAYS)
+    # 4. What is owed now, split by how soon it expires.
+    limits = [days for days, _ in RUN_OFF[:-1]]
+    edges = [now + timedelta(days=days) for days in limits]
+    bands = []
+    for i, edge in enumerate([*edges, None]):
+        lower = edges[i - 1] if i else None
+        cond = sa.and_(sa.true() if lower is None else C.expires_at > lower,
+                       sa.true() if edge is None else C.expires_at <= edge)
+        bands += [_sum_if(cond, 1), _sum_if(cond, C.amount_cents)]
     standing = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0),
-                  _sum_if(C.expires_at <= soon, 1), _sum_if(C.expires_at <= soon, C.amount_cents))
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0), *bands)
         .where(*scope, C.status == CertificateStatus.ACTIVE.value, C.expires_at > now)
     ).one()
+    run_off = [RunOff(label, int(standing[2 + 2 * i]), int(standing[3 + 2 * i]))
+               for i, (_, label) in enumerate(RUN_OFF)]
 
     # 5. Breakage and voids of the period.
     # An Active certificate past its date is worth nothing even before the expiry sweep marks it.
@@ -400,7 +419,7 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
         voided_later_count=int(cohort[4]), voided_later_cents=int(cohort[5]),
         redemption_seconds=float(cohort[6]),
         outstanding_count=int(standing[0]), outstanding_cents=int(standing[1]),
-        expiring_count=int(standing[2]), expiring_cents=int(standing[3]),
+        expiring_count=run_off[0].count, expiring_cents=run_off[0].value_cents, run_off=run_off,
         breakage_count=int(breakage[0]), breakage_cents=int(breakage[1]),
         voided_count=int(voids[0]), voided_cents=int(voids[1]),
         series=series, amounts=amounts,

@@ -158,6 +158,9 @@ def test_outstanding_is_what_is_owed_now_whatever_the_period(world):
         assert (result.outstanding_count, result.outstanding_cents) == (3, 45000)
         # c7 (May 1) and c8 (Apr 14) expire within 30 days of Apr 5; c10 (May 31) does not
         assert (result.expiring_count, result.expiring_cents) == (2, 35000)
+        # and the whole of it, by when it runs off
+        assert [(r.label, r.count, r.value_cents) for r in result.run_off] == [
+            ("Within 30 days", 2, 35000), ("31–90 days", 1, 10000), ("91–180 days", 0, 0), ("Later", 0, 0)]
 
 
 def test_filters_by_certificate_type_and_source(world):
