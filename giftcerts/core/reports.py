@@ -57,7 +57,7 @@ SOURCES: dict[str, str] = {"all": "All sources", "portal": "Portal", "manual": "
 MAX_CUSTOM_DAYS = 366 * 5
 EXPIRING_SOON_DAYS = 30
 # Outstanding split by how soon it expires (days from now): when the liability runs off.
-RUN_OFF = ((30, "Within 30 days"), (90, "31–90 days"), (180, "91–180 days"), (None, "Later"))
+RUN_OFF = ((30, "≤ 30 days"), (90, "31–90 days"), (180, "91–180 days"), (None, "Later"))
 TOP_AMOUNTS = 8
 
 CAPTIONS: dict[str, str] = {

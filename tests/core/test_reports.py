@@ -160,7 +160,7 @@ def test_outstanding_is_what_is_owed_now_whatever_the_period(world):
         assert (result.expiring_count, result.expiring_cents) == (2, 35000)
         # and the whole of it, by when it runs off
         assert [(r.label, r.count, r.value_cents) for r in result.run_off] == [
-            ("Within 30 days", 2, 35000), ("31–90 days", 1, 10000), ("91–180 days", 0, 0), ("Later", 0, 0)]
+            ("≤ 30 days", 2, 35000), ("31–90 days", 1, 10000), ("91–180 days", 0, 0), ("Later", 0, 0)]
 
 
 def test_filters_by_certificate_type_and_source(world):

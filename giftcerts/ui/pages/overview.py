@@ -270,7 +270,7 @@ def _amounts_chart() -> rx.Component:
     return _chart_box("Popular amounts chart", rx.recharts.bar_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
         rx.recharts.x_axis(type_="number", allow_decimals=False, font_size=11),
-        rx.recharts.y_axis(data_key="label", type_="category", width=90, font_size=11),
+        rx.recharts.y_axis(data_key="label", type_="category", width=90, font_size=11, interval=0),
         rx.recharts.graphing_tooltip(),
         rx.recharts.bar(data_key="Certificates", fill=rx.color("grass", 9), radius=[0, 3, 3, 0],
                         is_animation_active=False),
@@ -296,7 +296,7 @@ def _rate_chart() -> rx.Component:
 
 def _run_off_chart() -> rx.Component:
     return _chart_box("Outstanding by expiry chart", rx.recharts.bar_chart(
-        rx.recharts.x_axis(data_key="label", font_size=11),
+        rx.recharts.x_axis(data_key="label", font_size=11, interval=0),
         rx.recharts.y_axis(width=60, font_size=11),
         rx.recharts.graphing_tooltip(),
         rx.recharts.bar(data_key="Outstanding", fill=rx.color("amber", 9), radius=[3, 3, 0, 0],
