@@ -136,6 +136,9 @@ class Certificate(SQLModel, table=True):
                  "redeemed_at"),
         # Reports: outstanding (Active now), expiring soon and breakage (expired in a period).
         sa.Index("ix_certificates_ws_status_expires", "workspace_id", "status", "expires_at", "amount_cents"),
+        # Reports: voids of a period (only voided certificates carry voided_at, hence partial).
+        sa.Index("ix_certificates_ws_voided", "workspace_id", "voided_at", "status", "amount_cents", "activated_at",
+                 sqlite_where=sa.text("voided_at IS NOT NULL"), postgresql_where=sa.text("voided_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -40,6 +40,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from giftcerts.clock import utcnow
@@ -247,63 +248,6 @@ class Overview:
 
 # --- local-time buckets ---------------------------------------------------------------------
 
-def _offset_segments(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """[(from_utc, offset_seconds)] covering [start, end): one entry per UTC offset in force.
-
-    Walks the period a day at a time and pins each change of offset (DST) to the exact second."""
-    def offset(ts: int) -> int:
-        return int(datetime.fromtimestamp(ts, timezone.utc).astimezone(tz).utcoffset().total_seconds())
-
-    first, last = int(start.timestamp()), int(end.timestamp())
-    segments = [(first, offset(first))]
-    cursor = first
-    while cursor < last:
-        step = min(cursor + 86400, last)
-        if offset(step) != segments[-1][1]:
-            lo, hi = cursor, step  # offset(lo) is the current one, offset(hi) is not
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if offset(mid) == segments[-1][1] else (lo, mid)
-            segments.append((hi, offset(hi)))
-        cursor = step
-    return [(datetime.fromtimestamp(ts, timezone.utc), off) for ts, off in segments]
-
-
-def _bucket_expr(session: Session, column, tz_name: str, period: Period):
-    """SQL for the local calendar day/week/month start of `column`, as 'YYYY-MM-DD' or a date."""
-    unit = period.granularity
-    if session.get_bind().dialect.name == "postgresql":
-        # timezone(zone, timestamptz) is the wall time there, DST included.
-        local = sa.func.timezone(tz_name, column)
-        return sa.cast(sa.func.date_trunc(unit, local), sa.Date)
-    # SQLite has no time zones: add the UTC offset in force at each moment (one CASE arm per DST
-    # change within the period), then truncate the local wall time as text.
-    segments = _offset_segments(ZoneInfo(tz_name), period.start, period.end)
-    modifier = lambda seconds: f"{seconds:+d} seconds"  # noqa: E731
-    if len(segments) == 1:
-        shift = sa.literal(modifier(segments[0][1]))
-    else:
-        shift = sa.case(
-            *[(column < sa.literal(boundary, Certificate.activated_at.type), modifier(prev_offset))
-              for (boundary, _), (_, prev_offset) in zip(segments[1:], segments[:-1])],
-            else_=modifier(segments[-1][1]),
-        )
-    local = sa.func.datetime(column, shift)
-    if unit == "day":
-        return sa.func.date(local)
-    if unit == "week":  # Monday of that week
-        return sa.func.date(local, "weekday 0", "-6 days")
-    return sa.func.strftime("%Y-%m-01", local)
-
-
-def _as_date(value) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
 def bucket_starts(period: Period) -> list[date]:
     """Every bucket of the period, so that days without sales show as zero."""
     first = period.first_day
@@ -322,6 +266,21 @@ def bucket_starts(period: Period) -> list[date]:
         else:
             day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
     return out
+
+
+def _bucket_index(session: Session, column, bounds: list[datetime]):
+    """SQL for the 0-based bucket of `column`, given each bucket's first instant (UTC, ascending).
+
+    The bounds are local midnights converted to UTC in Python (DST-exact), so the database
+    compares timestamps only: PostgreSQL's width_bucket() binary-searches them; SQLite walks
+    a CASE (a period has at most ~60 buckets)."""
+    if session.get_bind().dialect.name == "postgresql":
+        thresholds = sa.bindparam("bucket_bounds", value=bounds, type_=ARRAY(sa.DateTime(timezone=True)))
+        return sa.func.width_bucket(column, thresholds) - 1
+    if len(bounds) == 1:
+        return sa.literal(0)
+    return sa.case(*[(column < sa.literal(edge, Certificate.activated_at.type), i)
+                     for i, edge in enumerate(bounds[1:])], else_=len(bounds) - 1)
 
 
 # --- the queries ----------------------------------------------------------------------------
@@ -346,42 +305,49 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
     redeemed = C.status == CertificateStatus.REDEEMED.value
     voided = C.status == CertificateStatus.VOIDED.value
 
-    # 1. Sales of the period and what became of them (one index range scan).
-    cohort = session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(C.amount_cents), 0),
-            _sum_if(redeemed, 1),
-            _sum_if(redeemed, C.amount_cents),
-            _sum_if(voided, 1),
-            _sum_if(voided, C.amount_cents),
-            sa.func.coalesce(sa.func.sum(sa.case((redeemed, _seconds_between(session, C.redeemed_at,
-                                                                              C.activated_at)))), 0),
-        ).where(*sold)
-    ).one()
-
-    # 2. Revenue over time, bucketed by local day/week/month.
-    bucket = _bucket_expr(session, C.activated_at, workspace.timezone, period).label("bucket")
-    by_bucket = {
-        _as_date(row.bucket): (int(row.n), int(row.cents))
-        for row in session.execute(
-            sa.select(bucket, sa.func.count().label("n"), sa.func.sum(C.amount_cents).label("cents"))
-            # GROUP BY 1: the bucket expression has bound parameters, which PostgreSQL would not
-            # recognise as the same expression if it were repeated.
-            .where(*sold).group_by(sa.literal_column("1"))
-        )
-    }
-    series = [Bucket(day, *by_bucket.get(day, (0, 0))) for day in bucket_starts(period)]
-
-    # 3. Popular amounts.
-    n = sa.func.count().label("n")
-    amounts = [
-        AmountCount(amount_cents=int(row.amount_cents), count=int(row.n), value_cents=int(row.n) * int(row.amount_cents))
-        for row in session.execute(
-            sa.select(C.amount_cents, n).where(*sold).group_by(C.amount_cents)
-            .order_by(n.desc(), C.amount_cents.desc()).limit(TOP_AMOUNTS)
-        )
+    # 1-3. Sales of the period, per chart bucket, with what became of them, and per amount. On
+    # PostgreSQL one index-only scan feeds both groupings (GROUPING SETS); SQLite scans twice.
+    starts = bucket_starts(period)
+    bounds = [max(local_midnight(day, ZoneInfo(workspace.timezone)), period.start) for day in starts]
+    bucket = _bucket_index(session, C.activated_at, bounds).label("bucket")
+    measures = [
+        sa.func.count().label("n"),
+        sa.func.sum(C.amount_cents).label("cents"),
+        _sum_if(redeemed, 1).label("redeemed_n"),
+        _sum_if(redeemed, C.amount_cents).label("redeemed_cents"),
+        _sum_if(voided, 1).label("voided_n"),
+        _sum_if(voided, C.amount_cents).label("voided_cents"),
+        sa.func.coalesce(sa.func.sum(sa.case((redeemed, _seconds_between(session, C.redeemed_at,
+                                                                          C.activated_at)))), 0).label("seconds"),
     ]
+    by_bucket: dict[int, sa.Row] = {}
+    by_amount: list[tuple[int, int]] = []
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(
+            sa.select(bucket, C.amount_cents, sa.func.grouping(C.amount_cents).label("per_bucket"), *measures)
+            .where(*sold)
+            .group_by(sa.func.grouping_sets(sa.tuple_(sa.literal_column("1")), sa.tuple_(C.amount_cents)))
+        ).all()
+        for row in rows:
+            if row.per_bucket:
+                by_bucket[int(row.bucket)] = row
+            else:
+                by_amount.append((int(row.amount_cents), int(row.n)))
+        by_amount.sort(key=lambda item: (-item[1], -item[0]))
+    else:
+        # GROUP BY 1: the bucket expression has bound parameters; naming it by position keeps
+        # the database from comparing two copies of it.
+        for row in session.execute(sa.select(bucket, *measures).where(*sold).group_by(sa.literal_column("1"))):
+            by_bucket[int(row.bucket)] = row
+        n = sa.func.count().label("n")
+        by_amount = [(int(a), int(k)) for a, k in session.execute(
+            sa.select(C.amount_cents, n).where(*sold).group_by(C.amount_cents)
+            .order_by(n.desc(), C.amount_cents.desc()).limit(TOP_AMOUNTS))]
+    series = [Bucket(day, int(by_bucket[i].n), int(by_bucket[i].cents)) if i in by_bucket else Bucket(day, 0, 0)
+              for i, day in enumerate(starts)]
+    amounts = [AmountCount(amount_cents=a, count=k, value_cents=a * k) for a, k in by_amount[:TOP_AMOUNTS]]
+    total = lambda name: sum(int(getattr(row, name)) for row in by_bucket.values())  # noqa: E731
+    seconds = sum(float(row.seconds) for row in by_bucket.values())
 
     # 4. What is owed now, split by how soon it expires.
     limits = [days for days, _ in RUN_OFF[:-1]]
@@ -408,16 +374,15 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
     ).one()
     voids = session.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0))
-        .where(*scope, voided, C.activated_at.is_not(None),
-               C.voided_at >= period.start, C.voided_at < period.end)
+        .where(*scope, C.voided_at >= period.start, C.voided_at < period.end, voided, C.activated_at.is_not(None))
     ).one()
 
     return Overview(
         currency=workspace.currency, period=period,
-        sold_count=int(cohort[0]), sold_cents=int(cohort[1]),
-        redeemed_count=int(cohort[2]), redeemed_cents=int(cohort[3]),
-        voided_later_count=int(cohort[4]), voided_later_cents=int(cohort[5]),
-        redemption_seconds=float(cohort[6]),
+        sold_count=total("n"), sold_cents=total("cents"),
+        redeemed_count=total("redeemed_n"), redeemed_cents=total("redeemed_cents"),
+        voided_later_count=total("voided_n"), voided_later_cents=total("voided_cents"),
+        redemption_seconds=seconds,
         outstanding_count=int(standing[0]), outstanding_cents=int(standing[1]),
         expiring_count=run_off[0].count, expiring_cents=run_off[0].value_cents, run_off=run_off,
         breakage_count=int(breakage[0]), breakage_cents=int(breakage[1]),
