@@ -49,6 +49,7 @@ test-fast: install
 
 bench: install
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf .web .states test-artifacts giftcerts.db giftcerts.db-wal giftcerts.db-shm
