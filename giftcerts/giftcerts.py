@@ -4,6 +4,7 @@ business rules live in giftcerts.core."""
 import reflex as rx
 from starlette.applications import Starlette
 
+from giftcerts.api import exports
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.framing import frame_ancestors
 from giftcerts.ui import routes
@@ -21,8 +22,8 @@ from giftcerts.ui.pages.widget import WidgetState, widget_page
 
 
 app = rx.App(
-    # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=api_routes()), frame_ancestors],
+    # The API routes and the staff CSV exports, then a wrapper adding CSP frame-ancestors to the widget's pages.
+    api_transformer=[Starlette(routes=api_routes() + exports.routes()), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )

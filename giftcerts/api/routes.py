@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from giftcerts.api import docs, exports, openapi
+from giftcerts.api import docs, openapi
 from giftcerts.api.dispatch import endpoint
 from giftcerts.api.errors import MethodNotAllowed, error_response
 from giftcerts.api.operations import OPERATIONS, V1
@@ -55,5 +55,4 @@ def routes() -> list[Route]:
         Route(f"{V1}/docs", _get_only(_docs), methods=ANY_METHOD),
         *api,
         Route(V1 + "/{rest:path}", _unknown, methods=ANY_METHOD),
-        *exports.routes(),  # staff CSV downloads (session cookie)
     ]

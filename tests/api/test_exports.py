@@ -26,6 +26,14 @@ from tests.factories import PASSWORD, make_staff
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+2", "-2+3", "@SUM(A1:A9)", "\tTabbed", "\rReturn"]
 
 
+@pytest.fixture
+def api(app, tenant):
+    """A client for the export routes only (they are not part of the documented JSON API)."""
+    from starlette.applications import Starlette
+    from tests.api.conftest import Api, TestClient
+    return Api(TestClient(Starlette(routes=export_routes.routes()), client=("203.0.113.10", 50000)), tenant)
+
+
 def parse(response) -> list[list[str]]:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
