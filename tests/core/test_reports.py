@@ -206,23 +206,30 @@ def test_the_year_is_bucketed_by_local_month(world):
 
 def test_the_change_marker_moves_with_every_sale_redemption_and_void(world):
     from giftcerts.models import Workspace
-    with db.read_session(world["url"]) as s:
-        before = reports.change_marker(s, world["ws"])
-        other_before = reports.change_marker(s, world["other"])
+
+    def marker(ws_key="ws"):
+        with db.read_session(world["url"]) as s:
+            return reports.change_marker(s, world[ws_key])
+
+    before, other_before = marker(), marker("other")
     assert before > 0
+    # A sale moves it (and not another workspace's)
     with db.write_session(world["url"]) as s:
         ws = s.get(Workspace, world["ws"])
-        cert = make_certificate(s, ws)
-    with db.read_session(world["url"]) as s:
-        after_sale = reports.change_marker(s, world["ws"])
-        assert after_sale > before
-        # and another workspace's marker does not move for it
-        assert reports.change_marker(s, world["other"]) == other_before
+        first, second = make_certificate(s, ws), make_certificate(s, ws)
+    after_sales = marker()
+    assert after_sales > before and marker("other") == other_before
+    # So does a redemption
     with db.write_session(world["url"]) as s:
-        ws = s.get(Workspace, world["ws"])
-        lifecycle.void_certificate(s, ws, certificate_id=cert.id, reason="x", actor="t")
-    with db.read_session(world["url"]) as s:
-        assert reports.change_marker(s, world["ws"]) > after_sale
+        lifecycle.redeem_certificate(s, s.get(Workspace, world["ws"]), certificate_id=first.id,
+                                     order_reference="BK-9", actor="api")
+    after_redemption = marker()
+    assert after_redemption > after_sales
+    # And a void
+    with db.write_session(world["url"]) as s:
+        lifecycle.void_certificate(s, s.get(Workspace, world["ws"]), certificate_id=second.id, reason="x",
+                                   actor="t")
+    assert marker() > after_redemption
 
 
 # --- periods ------------------------------------------------------------------------------
