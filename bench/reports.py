@@ -315,9 +315,9 @@ def print_table(rows: list[Row]) -> bool:
         print(f"{r.database:<9} {r.label:<34} {r.median_ms:>9.1f} {r.p95_ms:>8.1f} "
               f"{r.median_ms / base[r.database]:>8.0f}  {target:<9} {verdict}")
     print("""
-Each overview call is reports.overview() in a fresh read_session: five aggregate queries
-(sales cohort, chart buckets in local time, popular amounts, outstanding by run-off,
-breakage and voids = six statements) for the big workspace (90% of the rows). "x base" is
+Each overview call is reports.overview() in a fresh read_session: four aggregate queries
+(sales of the period grouped by local chart bucket and amount, outstanding by run-off,
+breakage, voids) for the big workspace (90% of the rows). "x base" is
 the ratio to the primary-key lookup measured in the same run. Target (PostgreSQL): the
 365-day overview under 300 ms (median); SQLite is shown for information.""")
     return ok
