@@ -305,9 +305,9 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
     redeemed = C.status == CertificateStatus.REDEEMED.value
     voided = C.status == CertificateStatus.VOIDED.value
 
-    # 1-3. Sales of the period: one index-only scan grouped by (chart bucket, amount), a few
-    # hundred groups at most; the chart, the popular amounts and the cohort totals are sums of
-    # those groups. FILTER makes the status-dependent measures touch only their rows.
+    # 1-3. Sales of the period: one index-only scan grouped by (chart bucket, amount) — buckets
+    # times distinct amounts, small next to the rows; the chart, the popular amounts and the
+    # cohort totals are sums of those groups. FILTER makes the status-dependent measures touch only their rows.
     starts = bucket_starts(period)
     bounds = [max(local_midnight(day, ZoneInfo(workspace.timezone)), period.start) for day in starts]
     bucket = _bucket_index(session, C.activated_at, bounds).label("bucket")
