@@ -130,15 +130,16 @@ class Certificate(SQLModel, table=True):
         sa.Index("ix_certificates_ws_recipient_id", "workspace_id", "recipient_email", "id"),
         # Upcoming expirations and the expiry sweep.
         sa.Index("ix_certificates_status_expires", "status", "expires_at"),
-        # Reports (giftcerts.core.reports): the certificates sold in a period, with what the sales
-        # figures read from each row, so the year's aggregate is an index-only scan.
+        # Reports (giftcerts.core.reports): the certificates sold in a period, with everything the
+        # sales figures and their filters (type, source) read, so a year is an index-only scan.
         sa.Index("ix_certificates_ws_activated", "workspace_id", "activated_at", "amount_cents", "status",
-                 "redeemed_at"),
+                 "redeemed_at", "certificate_type_id", "source"),
         # Reports: outstanding (Active now), expiring soon and breakage (expired in a period).
-        sa.Index("ix_certificates_ws_status_expires", "workspace_id", "status", "expires_at", "amount_cents"),
+        sa.Index("ix_certificates_ws_status_expires", "workspace_id", "status", "expires_at", "amount_cents",
+                 "certificate_type_id", "source"),
         # Reports: voids of a period (only voided certificates carry voided_at, hence partial).
         sa.Index("ix_certificates_ws_voided", "workspace_id", "voided_at", "status", "amount_cents", "activated_at",
-                 sqlite_where=sa.text("voided_at IS NOT NULL"), postgresql_where=sa.text("voided_at IS NOT NULL")),
+                 "certificate_type_id", "source", sqlite_where=sa.text("voided_at IS NOT NULL"), postgresql_where=sa.text("voided_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

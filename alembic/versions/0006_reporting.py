@@ -20,11 +20,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('certificates', schema=None) as batch_op:
         batch_op.create_index('ix_certificates_ws_activated',
-                              ['workspace_id', 'activated_at', 'amount_cents', 'status', 'redeemed_at'], unique=False)
+                              ['workspace_id', 'activated_at', 'amount_cents', 'status', 'redeemed_at',
+                               'certificate_type_id', 'source'], unique=False)
         batch_op.create_index('ix_certificates_ws_status_expires',
-                              ['workspace_id', 'status', 'expires_at', 'amount_cents'], unique=False)
+                              ['workspace_id', 'status', 'expires_at', 'amount_cents', 'certificate_type_id',
+                               'source'], unique=False)
         batch_op.create_index('ix_certificates_ws_voided',
-                              ['workspace_id', 'voided_at', 'status', 'amount_cents', 'activated_at'], unique=False,
+                              ['workspace_id', 'voided_at', 'status', 'amount_cents', 'activated_at',
+                               'certificate_type_id', 'source'], unique=False,
                               sqlite_where=sa.text('voided_at IS NOT NULL'),
                               postgresql_where=sa.text('voided_at IS NOT NULL'))
     with op.batch_alter_table('activities', schema=None) as batch_op:
