@@ -67,6 +67,7 @@ bench: install
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/pdf.py
 	$(BIN)/python bench/expiry.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf .web .states test-artifacts var giftcerts.db giftcerts.db-wal giftcerts.db-shm

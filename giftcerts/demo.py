@@ -85,7 +85,8 @@ def _certificates(session: Session, ws) -> None:
             purchaser_name=buyer, purchaser_email=_email(buyer, n),
             recipient_name=recipient, recipient_email=_email(recipient, n + 1000),
             amount=rng.choice(amounts), message=rng.choice(MESSAGES),
-            source=rng.choice([CertificateSource.MANUAL, CertificateSource.PORTAL]),
+            source=rng.choice([CertificateSource.MANUAL, CertificateSource.PORTAL, CertificateSource.PORTAL,
+                               CertificateSource.API]),
             paid=fate > 0.06, actor=DEMO_EMAIL, now=created,
         )
         if cert.status != "active":

@@ -9,6 +9,7 @@ from datetime import timedelta
 import reflex as rx
 from starlette.applications import Starlette
 
+from giftcerts.api import exports
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.framing import frame_ancestors
 from giftcerts.ui import routes
@@ -20,6 +21,7 @@ from giftcerts.ui.pages.login import LoginState, login_page
 from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
 from giftcerts.ui.pages.order_detail import OrderState, order_page
 from giftcerts.ui.pages.orders import OrdersState, orders_page
+from giftcerts.ui.pages.overview import OverviewState, overview_page
 from giftcerts.ui.pages.settings import SettingsState, settings_page
 from giftcerts.ui.pages.widget import WidgetState, widget_page
 # Portal purchases, certificate types and segments (issue 4).
@@ -37,8 +39,10 @@ from giftcerts.ui.pages.jobs import JobsState, jobs_page
 
 
 app = rx.App(
-    # The API routes, then a wrapper adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes(), *document_routes()]), frame_ancestors],
+    # Stripe webhooks, the JSON API, PDF downloads and the staff CSV exports, then a wrapper
+    # adding CSP frame-ancestors to the widget's pages.
+    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes(), *document_routes(),
+                                       *exports.routes()]), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
@@ -48,9 +52,10 @@ def _index() -> rx.Component:
     return rx.center(rx.spinner(), min_height="100vh")
 
 
-app.add_page(_index, route="/", on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(_index, route="/", on_load=rx.redirect(routes.DASHBOARD), title="giftcerts")
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts", on_load=LoginState.redirect_if_signed_in)
-app.add_page(_index, route=routes.DASHBOARD, on_load=rx.redirect(routes.CERTIFICATES), title="giftcerts")
+app.add_page(overview_page, route=routes.DASHBOARD, title="Overview · giftcerts",
+             on_load=[OverviewState.require_login, OverviewState.on_load])
 app.add_page(certificates_page, route=routes.CERTIFICATES, title="Certificates · giftcerts",
              on_load=[CertificatesState.require_login, CertificatesState.on_load])
 app.add_page(new_certificate_page, route=routes.NEW_CERTIFICATE, title="New certificate · giftcerts",

@@ -137,6 +137,16 @@ class Certificate(SQLModel, table=True):
         # One certificate per PaymentIntent and per confirmation link (portal sales).
         sa.UniqueConstraint("stripe_payment_intent_id", name="uq_certificates_payment_intent"),
         sa.UniqueConstraint("portal_token_hash", name="uq_certificates_portal_token"),
+        # Reports (giftcerts.core.reports): the certificates sold in a period, with everything the
+        # sales figures and their filters (type, source) read, so a year is an index-only scan.
+        sa.Index("ix_certificates_ws_activated", "workspace_id", "activated_at", "amount_cents", "status",
+                 "redeemed_at", "certificate_type_id", "source"),
+        # Reports: outstanding (Active now), expiring soon and breakage (expired in a period).
+        sa.Index("ix_certificates_ws_status_expires", "workspace_id", "status", "expires_at", "amount_cents",
+                 "certificate_type_id", "source"),
+        # Reports: voids of a period (only voided certificates carry voided_at, hence partial).
+        sa.Index("ix_certificates_ws_voided", "workspace_id", "voided_at", "status", "amount_cents", "activated_at",
+                 "certificate_type_id", "source", sqlite_where=sa.text("voided_at IS NOT NULL"), postgresql_where=sa.text("voided_at IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -202,7 +212,11 @@ class Activity(SQLModel, table=True):
     """One line of a certificate's history. Written in the same transaction as the change."""
 
     __tablename__ = "activities"
-    __table_args__ = (sa.Index("ix_activities_certificate_id", "certificate_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_activities_certificate_id", "certificate_id", "id"),
+        # The live dashboard's change marker: the newest activity of a workspace, one index probe.
+        sa.Index("ix_activities_ws_id", "workspace_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspaces.id", index=True)

@@ -6,6 +6,7 @@ costs the same as the first. Each query shape has an index that serves it in ord
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -63,6 +64,12 @@ def search_certificates(
     limit: int = DEFAULT_PAGE_SIZE,
 ) -> Page:
     limit = max(1, min(limit, MAX_PAGE_SIZE))
+    return _page(session, workspace_id=workspace_id, query=query, status=status, cursor=cursor, limit=limit)
+
+
+def _matching_ids(session: Session, *, workspace_id: int, query: str | None,
+                  status: str | CertificateStatus | None, cursor: str | None, limit: int | None):
+    """The ids a search matches, newest first, after `cursor`; `limit` None for all of them."""
     status_value = parse_status(status.value if isinstance(status, CertificateStatus) else status)
     before = _parse_cursor(cursor)
     # Cleaned like stored names (NFC, no control characters: PostgreSQL refuses NUL in text).
@@ -74,7 +81,8 @@ def search_certificates(
             stmt = stmt.where(Certificate.status == status_value.value)
         if before is not None:
             stmt = stmt.where(Certificate.id < before)
-        return stmt.order_by(Certificate.id.desc()).limit(limit + 1)
+        stmt = stmt.order_by(Certificate.id.desc())
+        return stmt if limit is None else stmt.limit(limit + 1)
 
     if not text:
         id_query = scoped()
@@ -98,7 +106,13 @@ def search_certificates(
             )
         )
 
-    ids = id_query.subquery()
+    return id_query
+
+
+def _page(session: Session, *, workspace_id: int, query: str | None, status: str | CertificateStatus | None,
+          cursor: str | None, limit: int) -> Page:
+    ids = _matching_ids(session, workspace_id=workspace_id, query=query, status=status, cursor=cursor,
+                        limit=limit).subquery()
     rows = list(
         session.exec(
             select(Certificate)
@@ -109,6 +123,32 @@ def search_certificates(
     )
     next_cursor = str(rows[limit - 1].id) if len(rows) > limit else None
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def count_certificates(session: Session, *, workspace_id: int, query: str | None = None,
+                       status: str | CertificateStatus | None = None) -> int:
+    """How many certificates a search matches (what an export of it will contain)."""
+    ids = _matching_ids(session, workspace_id=workspace_id, query=query, status=status, cursor=None,
+                        limit=None).subquery()
+    return int(session.execute(select(sa.func.count()).select_from(ids)).scalar_one())
+
+
+def iter_certificates(open_session, *, workspace_id: int, query: str | None = None,
+                      status: str | CertificateStatus | None = None,
+                      batch_size: int = 1000) -> Iterator[list[Certificate]]:
+    """Every certificate a search matches, newest first, in keyset batches of `batch_size`:
+    one short read transaction per batch, so an export of a million rows holds one batch in
+    memory and never a long-running transaction. `open_session()` is e.g. `db.read_session`."""
+    cursor = None
+    while True:
+        with open_session() as session:
+            page = _page(session, workspace_id=workspace_id, query=query, status=status, cursor=cursor,
+                         limit=batch_size)
+        if page.items:
+            yield page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def find_by_code(session: Session, *, workspace_id: int, raw_code: str) -> Certificate | None:

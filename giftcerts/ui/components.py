@@ -11,10 +11,11 @@ STATUS_COLORS = {"pending": "amber", "active": "green", "redeemed": "blue", "voi
 STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "Active"), ("redeemed", "Redeemed"),
                   ("voided", "Voided"), ("expired", "Expired")]
 
-NAV = [("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
+NAV = [("Overview", routes.DASHBOARD, "layout-dashboard"),
+       ("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),
+       ("Expirations", routes.EXPIRATIONS, "calendar-clock"),
        ("Certificate types", routes.CERTIFICATE_TYPES, "layers"), ("Segments", routes.SEGMENTS, "users"),
-       ("Expirations", routes.EXPIRATIONS, "calendar-clock"), ("Actions", routes.ACTIONS, "zap"),
-       ("Jobs", routes.JOBS, "list-checks"),
+       ("Actions", routes.ACTIONS, "zap"), ("Jobs", routes.JOBS, "list-checks"),
        ("Settings", routes.SETTINGS, "settings")]
 
 
@@ -28,7 +29,9 @@ def status_badge(status, label) -> rx.Component:
 
 
 def _nav_link(label: str, href: str, icon: str) -> rx.Component:
-    active = rx.State.router.page.path.contains(href.rsplit("/", 1)[-1])
+    path = rx.State.router.page.path
+    # The Overview is the dashboard's root: active only there, not on every page below it.
+    active = (path == href) if href == routes.DASHBOARD else path.contains(href.rsplit("/", 1)[-1])
     return rx.link(
         rx.hstack(rx.icon(icon, size=16),
                   rx.text(label, size="2", weight="medium", display=rx.breakpoints(initial="none", md="block")),

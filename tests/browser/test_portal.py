@@ -15,6 +15,7 @@ import statistics
 import time
 
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlmodel import select
 
 from giftcerts import db
@@ -80,8 +81,12 @@ def test_buying_with_4242_shows_the_code_and_staff_see_it_active(page: Page, app
     expect(page.locator("#certificate-amount")).to_have_text("$100.00")
     expect(page.locator("#certificate-recipient")).to_have_text("Robin Traveller")
     expect(page.locator("#certificate-expires")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
-    expect(page.get_by_text("will follow by email")).to_be_visible()
     shown = code.inner_text()
+    # And "Download PDF" gives the certificate's PDF, with its code and amount
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf_text = "".join(p.extract_text() for p in PdfReader(download.value.path()).pages)
+    assert shown in pdf_text and "$100.00" in pdf_text
     [cert] = certificates_of(app_server, email)
     assert cert.code == shown.replace("-", "") and cert.status == "active"
     # And staff see it Active in the dashboard, with the full activity log

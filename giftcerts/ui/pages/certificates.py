@@ -1,6 +1,9 @@
-"""/dashboard/certificates: search, status filter, keyset pagination, masked codes."""
+"""/dashboard/certificates: search, status filter, keyset pagination, masked codes; live (new
+sales, redemptions and voids appear without reloading) and exportable as CSV."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -9,6 +12,7 @@ from giftcerts.core import search
 from giftcerts.core.errors import DomainError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
+from giftcerts.ui.live import LiveRefresh
 from giftcerts.ui.paging import KeysetPages
 from giftcerts.ui.components import (
     STATUS_OPTIONS,
@@ -20,13 +24,16 @@ from giftcerts.ui.components import (
 )
 
 PAGE_SIZE = 25
+CERTIFICATES_CSV = "/exports/certificates.csv"
 
 
-class CertificatesState(KeysetPages, AuthState):
+class CertificatesState(LiveRefresh, KeysetPages, AuthState):
     query: str = ""
     status: str = "all"
     rows: list[dict[str, str]] = []
     loaded: bool = False
+    exporting: bool = False
+    export_note: str = ""
 
     @rx.var
     def filtered(self) -> bool:
@@ -37,6 +44,7 @@ class CertificatesState(KeysetPages, AuthState):
             principal = self._guard()
         except DomainError as exc:
             return self._refuse(exc)
+        self._remember_marker(principal.workspace_id)
         with db.read_session() as session:
             ws = self._workspace(principal)
             page = search.search_certificates(
@@ -46,6 +54,28 @@ class CertificatesState(KeysetPages, AuthState):
         self.rows = [present.certificate_row(cert, ws) for cert in page.items]
         self.next_cursor = page.next_cursor or ""
         self.loaded = True
+
+    async def _live_reload(self):
+        async with self:
+            self._load()  # the page the user is on, filters kept: one page query
+
+    @rx.event
+    def export_csv(self):
+        """Download the list as filtered now; the button shows progress until the download starts."""
+        try:
+            principal = self._guard()
+        except DomainError as exc:
+            return self._refuse(exc)
+        self.exporting, self.export_note = True, "Preparing the export…"
+        yield
+        with db.read_session() as session:
+            total = search.count_certificates(session, workspace_id=principal.workspace_id, query=self.query,
+                                              status=self.status)
+        query = urlencode({"q": self.query, "status": self.status})
+        self.exporting = False
+        self.export_note = (f"Downloading {total:,} certificate{'' if total == 1 else 's'} as CSV; "
+                            "your browser shows the progress.")
+        yield rx.download(url=f"{CERTIFICATES_CSV}?{query}", filename="certificates.csv")
 
     @rx.event
     def on_load(self):
@@ -127,6 +157,8 @@ def certificates_page() -> rx.Component:
     return dashboard_page(
         "Certificates",
         _filters(),
+        rx.cond(CertificatesState.export_note != "",
+                rx.text(CertificatesState.export_note, size="2", color=rx.color("gray", 11), role="status")),
         rx.cond(
             ~CertificatesState.loaded,
             rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading certificates"),
@@ -143,8 +175,17 @@ def certificates_page() -> rx.Component:
                 ),
             ),
         ),
-        actions=rx.cond(
-            CertificatesState.can_write,
-            rx.link(rx.button(rx.icon("plus", size=16), "New certificate"), href=routes.NEW_CERTIFICATE),
+        # Live updates run while this page is mounted.
+        rx.box(on_mount=CertificatesState.start_live, on_unmount=CertificatesState.stop_live, display="none"),
+        actions=rx.hstack(
+            rx.button(rx.cond(CertificatesState.exporting, rx.spinner(size="2"), rx.icon("download", size=16)),
+                      rx.cond(CertificatesState.exporting, "Preparing…", "Export CSV"),
+                      variant="soft", on_click=CertificatesState.export_csv, disabled=CertificatesState.exporting,
+                      aria_busy=rx.cond(CertificatesState.exporting, "true", "false")),
+            rx.cond(
+                CertificatesState.can_write,
+                rx.link(rx.button(rx.icon("plus", size=16), "New certificate"), href=routes.NEW_CERTIFICATE),
+            ),
+            spacing="2",
         ),
     )

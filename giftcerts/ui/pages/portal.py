@@ -22,6 +22,7 @@ from giftcerts.core.codes import format_code
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import MESSAGE_MAX
+from giftcerts.documents import store
 from giftcerts.models import CertificateStatus
 from giftcerts.payments import checkout, gateway
 from giftcerts.ui import routes
@@ -361,6 +362,7 @@ class ConfirmationState(rx.State):
     purchaser_email: str = ""
     message: str = ""
     expires: str = ""
+    pdf_href: str = ""
     checks: int = 0
 
     def _load(self) -> None:
@@ -393,6 +395,8 @@ class ConfirmationState(rx.State):
             self.phase = "ready"
             self.code = format_code(cert.code)
             self.expires = format_date(cert.expires_at, ws.timezone)
+            with db.write_session() as session:  # the unguessable download link, made on first use
+                self.pdf_href = store.pdf_path(session, cert)
 
     @rx.event
     def on_load(self):
@@ -669,10 +673,14 @@ def portal_page() -> rx.Component:
 
 
 def _pdf_link() -> rx.Component:
-    # PDF: the certificate PDF is built and emailed by the documents/notify work; once its
-    # download route exists, put the "Download PDF" link here (the one place for it).
-    return rx.text("Your PDF certificate will follow by email to ", ConfirmationState.purchaser_email, ".",
-                   size="2", color=rx.color("gray", 11))
+    c = ConfirmationState
+    return rx.hstack(
+        rx.link(rx.hstack(rx.icon("download", size=16), rx.text("Download PDF"), spacing="2", align="center"),
+                href=c.pdf_href + "?download=1"),
+        rx.text("The certificate is also emailed to the recipient, and a receipt to ", c.purchaser_email, ".",
+                size="2", color=rx.color("gray", 11)),
+        spacing="4", align="center", wrap="wrap",
+    )
 
 
 def _confirmation_item(label: str, value, **props) -> rx.Component:
