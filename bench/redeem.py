@@ -106,6 +106,63 @@ def seed(url: str, count: int) -> tuple[int, str, list[tuple[str, int]], list[tu
     return ws_id, key, api_pairs, sql_pairs
 
 
+# --- CPU accounting -------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> tuple[int, float] | None:
+    """(process group, CPU seconds) of a process, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of a process group (the app's server and workers)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := _proc_cpu(int(entry))) and found[0] == pgid:
+            total += found[1]
+    return total
+
+
+def database_cpu(url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL server processes connected to this database."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        pids = [r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    return sum(found[1] for pid in pids if (found := _proc_cpu(pid)))
+
+
+class CpuMeter:
+    """CPU time of the app, the database and this process (the load generator) over a run.
+
+    Unlike requests per second, CPU time per request hardly depends on what else the
+    machine is doing, so it is the figure to compare between runs on a shared machine.
+    """
+
+    def __init__(self, url: str, app_pgid: int | None):
+        self.url, self.app_pgid = url, app_pgid
+
+    def __enter__(self):
+        self.start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        self.used = [b - a for a, b in zip(self.start, self._read())]
+
+    def _read(self) -> tuple[float, float, float]:
+        app = group_cpu(self.app_pgid) if self.app_pgid else 0.0
+        return app, database_cpu(self.url), time.process_time()
+
+    def per_request(self, count: int) -> dict:
+        app, database, client = (1000 * x / max(count, 1) for x in self.used)
+        return {"app_cpu": app, "db_cpu": database, "client_cpu": client}
+
+
 # --- the app ------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -161,9 +218,12 @@ def stop_app(proc: subprocess.Popen) -> None:
 class Pool:
     def __init__(self, items):
         self.items = iter(items)
+        self.taken = 0  # every item taken is used for one request that completes
 
     def take(self):
-        return next(self.items, None)
+        item = next(self.items, None)
+        self.taken += item is not None
+        return item
 
 
 async def _client(port: int, key: str, pool: Pool, stop_at: float, warm_until: float, latencies: list[float],
@@ -209,7 +269,7 @@ def run_api(port: int, key: str, pairs, clients: int, seconds: float, warmup: fl
     began = time.perf_counter()
     asyncio.run(main())
     elapsed = time.perf_counter() - began - warmup
-    return summarise(latencies, elapsed, statuses)
+    return {**summarise(latencies, elapsed, statuses), "all": pool.taken}
 
 
 def run_sql(url: str, ws_id: int, pairs, threads: int, seconds: float, warmup: float) -> dict:
@@ -268,6 +328,7 @@ def run_sql(url: str, ws_id: int, pairs, threads: int, seconds: float, warmup: f
     elapsed = time.perf_counter() - start - warmup
     result = summarise(latencies, elapsed, {200: len(latencies)})
     result["failures"] = failures[0]
+    result["all"] = pool.taken
     return result
 
 
@@ -316,11 +377,15 @@ def main() -> int:
         api_iter, sql_iter = iter(api_pairs), iter(sql_pairs)
         rows = []
         for n in levels:
-            api = run_api(port, key, api_iter, n, args.seconds, args.warmup, not args.no_idempotency_key)
+            with CpuMeter(url, proc.pid) as meter:
+                api = run_api(port, key, api_iter, n, args.seconds, args.warmup, not args.no_idempotency_key)
+            api.update(meter.per_request(api["all"]))
             bad = {s: c for s, c in api["statuses"].items() if s != 201}
             if bad:
                 print(f"  !! {n} clients: non-201 answers {bad}; see {log_path}")
-            ceiling = run_sql(url, ws_id, sql_iter, n, args.seconds, args.warmup)
+            with CpuMeter(url, None) as meter:
+                ceiling = run_sql(url, ws_id, sql_iter, n, args.seconds, args.warmup)
+            ceiling.update(meter.per_request(ceiling["all"]))
             if ceiling["failures"]:
                 print(f"  !! ceiling at {n}: {ceiling['failures']} conditional updates matched no row")
             rows.append((n, api, ceiling))
@@ -330,7 +395,16 @@ def main() -> int:
         for n, api, ceiling in rows:
             print(f"{n:>7}  {api['rate']:>9.0f}  {api['p50']:>7.1f}  {api['p99']:>7.1f}   {ceiling['rate']:>9.0f}  "
                   f"{ceiling['p50']:>7.1f}  {ceiling['p99']:>7.1f}   {api['rate'] / ceiling['rate']:>7.2f}")
+        print("\nCPU ms per redemption (robust to other load on the machine; the rates above are not):")
+        print(f"{'clients':>7}  {'API: app':>8}  {'db':>5}  {'client':>6}  {'total':>5}   {'SQL: db':>7}  {'client':>6}  "
+              f"{'total':>5}")
+        for n, api, ceiling in rows:
+            print(f"{n:>7}  {api['app_cpu']:>8.2f}  {api['db_cpu']:>5.2f}  {api['client_cpu']:>6.2f}  "
+                  f"{api['app_cpu'] + api['db_cpu'] + api['client_cpu']:>5.2f}   {ceiling['db_cpu']:>7.2f}  "
+                  f"{ceiling['client_cpu']:>6.2f}  {ceiling['db_cpu'] + ceiling['client_cpu']:>5.2f}")
 
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average after the run: {load}")
         with db.read_session(url) as s:
             applied = s.execute(sa.text("SELECT count(*) FROM redemptions")).scalar_one()
         served = sum(api["statuses"].get(201, 0) for _, api, _ in rows)

@@ -11,6 +11,11 @@ value`), both in one transaction. Of any number of simultaneous attempts on one 
 exactly one UPDATE matches; simultaneous certificates on one order can never take the
 amount due below zero (a CHECK constraint backs this up). A partial unique index allows
 one applied redemption per certificate.
+
+On PostgreSQL the API first tries `redeem_at_once`: the same rules and the same writes
+as `redeem`, in one statement, for the common case that everything is in order. When it
+cannot apply the certificate it changes nothing and the caller runs `redeem`, which
+finds the precise refusal.
 """
 
 from __future__ import annotations
@@ -216,6 +221,127 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
     session.flush()
     session.refresh(order)
     return redemption
+
+
+# --- the same, in one statement (PostgreSQL) ------------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    """One redemption on an order, with its certificate's code and currency."""
+
+    id: int
+    certificate_id: int
+    code: str
+    amount_cents: int
+    currency: str
+    status: str
+    created_at: datetime
+    released_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `redeem_at_once` did: the new redemption, the order after it, and its lines."""
+
+    redemption_id: int
+    certificate_id: int
+    code: str
+    amount_cents: int
+    currency: str
+    created_at: datetime
+    order: Order  # a transient copy with the amount still due after this redemption
+    lines: list[Line]
+
+
+# The order row is locked first (FOR UPDATE returns its latest committed version), then the
+# certificate moves Active -> Redeemed only if every rule holds against that locked order:
+# open, same currency, enough still due. The certificate's own conditional UPDATE is
+# re-checked by PostgreSQL against its latest version, so of simultaneous attempts on one
+# code exactly one matches. The order's UPDATE, the redemption and the activity entry are
+# fed by the certificate's RETURNING row, so they happen exactly when it moved: all or
+# nothing, in one statement. Lock order (order, then certificate) is the same as `redeem`
+# run after a failed attempt in the same transaction, and as `release`.
+_REDEEM_AT_ONCE = sa.text("""
+WITH o AS MATERIALIZED (
+    SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at
+    FROM orders
+    WHERE id = :order_id AND workspace_id = :workspace_id
+    FOR UPDATE
+), c AS (
+    UPDATE certificates SET status = 'redeemed', redeemed_at = :now
+    FROM o
+    WHERE certificates.code = :code AND certificates.workspace_id = :workspace_id
+      AND certificates.status = 'active' AND certificates.expires_at > :now
+      AND o.status = 'open' AND certificates.currency = o.currency
+      AND certificates.amount_cents <= o.amount_due_cents
+    RETURNING certificates.id, certificates.amount_cents, certificates.currency
+), paid AS (
+    UPDATE orders SET amount_due_cents = orders.amount_due_cents - c.amount_cents
+    FROM c
+    WHERE orders.id = :order_id AND orders.amount_due_cents >= c.amount_cents
+    RETURNING orders.amount_due_cents
+), r AS (
+    INSERT INTO redemptions (workspace_id, order_id, certificate_id, amount_cents, status, created_at)
+    SELECT :workspace_id, :order_id, c.id, c.amount_cents, 'applied', :now FROM c
+    RETURNING id
+), a AS (
+    INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
+    SELECT :workspace_id, c.id, :kind, :actor, :now, 'Order ' || o.reference FROM c, o
+    RETURNING id
+)
+SELECT r.id AS redemption_id, c.id AS certificate_id, c.amount_cents, c.currency,
+       (SELECT count(*) FROM paid) AS paid, (SELECT count(*) FROM a) AS logged, paid.amount_due_cents,
+       o.reference, o.status, o.currency AS order_currency, o.total_cents, o.customer_email, o.created_at
+FROM c, r, o LEFT JOIN paid ON true
+""").bindparams(
+    sa.bindparam("now", type_=Order.__table__.c.created_at.type),
+).columns(created_at=Order.__table__.c.created_at.type)
+
+
+def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, order_id: int, actor: str,
+                   now: datetime | None = None) -> Applied | None:
+    """`redeem` for the common case, in one statement; PostgreSQL only.
+
+    Returns None, having changed nothing, whenever the certificate cannot be applied as
+    asked (unknown code, not active, expired, wrong currency, too much, order closed or
+    not this workspace's...): `redeem` then tells exactly why. Writes exactly what
+    `redeem` writes (tests/core/test_redemption_at_once.py compares the two); a change to
+    what a redemption writes belongs in both.
+    """
+    normalized = normalize_code(code)
+    if normalized is None:
+        return None
+    now = now or utcnow()
+    row = session.connection().execute(_REDEEM_AT_ONCE, {
+        "order_id": order_id, "workspace_id": workspace_id, "code": normalized, "now": now,
+        "actor": actor[:254], "kind": ActivityKind.REDEEMED.value,
+    }).first()
+    if row is None:
+        return None
+    if row.paid != 1 or row.logged != 1:  # cannot happen under the lock; never commit half a redemption
+        raise RuntimeError(f"redemption of certificate {row.certificate_id} on order {order_id} was not all-or-nothing")
+    order = Order(id=order_id, workspace_id=workspace_id, reference=row.reference, status=row.status,
+                  currency=row.order_currency, total_cents=row.total_cents, amount_due_cents=row.amount_due_cents,
+                  customer_email=row.customer_email, created_at=row.created_at)
+    return Applied(redemption_id=row.redemption_id, certificate_id=row.certificate_id, code=normalized,
+                   amount_cents=row.amount_cents, currency=row.currency, created_at=now, order=order,
+                   lines=order_lines(session, workspace_id=workspace_id, order_id=order_id))
+
+
+_r, _c = Redemption.__table__, Certificate.__table__
+_ORDER_LINES = (
+    sa.select(_r.c.id, _r.c.certificate_id, _c.c.code, _r.c.amount_cents, _c.c.currency, _r.c.status,
+              _r.c.created_at, _r.c.released_at)
+    .join(_c, _c.c.id == _r.c.certificate_id)
+    .where(_r.c.order_id == sa.bindparam("order_id"), _r.c.workspace_id == sa.bindparam("workspace_id"))
+    .order_by(_r.c.id)
+)
+
+
+def order_lines(session: Session, *, workspace_id: int, order_id: int) -> list[Line]:
+    """An order's redemptions with their certificates, oldest first (one Core query)."""
+    rows = session.connection().execute(_ORDER_LINES, {"order_id": order_id, "workspace_id": workspace_id})
+    return [Line(*row) for row in rows]
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
