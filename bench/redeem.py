@@ -129,12 +129,39 @@ def group_cpu(pgid: int) -> float:
     return total
 
 
-def database_cpu(url: str) -> float:
-    """CPU seconds used so far by the PostgreSQL server processes connected to this database."""
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        pids = [r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
-    return sum(found[1] for pid in pids if (found := _proc_cpu(pid)))
+class DatabaseCpu(threading.Thread):
+    """CPU seconds of the PostgreSQL server processes serving one database, sampled every
+    50 ms from /proc/<pid>/stat: connections that open and close during a run (pool overflow,
+    the ceiling's threads) are counted up to their last sample."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.name_ = url.rsplit("/", 1)[1]
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        self.admin_pid = self.admin.info.backend_pid
+        self._sample(initial=True)
+
+    def _sample(self, initial: bool = False) -> None:
+        pids = [r[0] for r in self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                 (self.name_,))]
+        for pid in pids:
+            if pid != self.admin_pid and (found := _proc_cpu(pid)):
+                self.first.setdefault(pid, found[1] if initial else 0.0)
+                self.last[pid] = found[1]
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.05):
+            self._sample()
+
+    def stop(self) -> float:
+        self.stopping.set()
+        self.join()
+        self._sample()
+        self.admin.close()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 class CpuMeter:
@@ -148,15 +175,14 @@ class CpuMeter:
         self.url, self.app_pgid = url, app_pgid
 
     def __enter__(self):
-        self.start = self._read()
+        self.database = DatabaseCpu(self.url)
+        self.database.start()
+        self.start = (group_cpu(self.app_pgid) if self.app_pgid else 0.0, time.process_time())
         return self
 
     def __exit__(self, *exc):
-        self.used = [b - a for a, b in zip(self.start, self._read())]
-
-    def _read(self) -> tuple[float, float, float]:
-        app = group_cpu(self.app_pgid) if self.app_pgid else 0.0
-        return app, database_cpu(self.url), time.process_time()
+        end = (group_cpu(self.app_pgid) if self.app_pgid else 0.0, time.process_time())
+        self.used = [end[0] - self.start[0], self.database.stop(), end[1] - self.start[1]]
 
     def per_request(self, count: int) -> dict:
         app, database, client = (1000 * x / max(count, 1) for x in self.used)

@@ -140,6 +140,15 @@ def read_session(url: str | None = None) -> Iterator[Session]:
         yield session  # closing the session rolls the read transaction back
 
 
+def driver_connection(session: Session):
+    """The DB-API connection under the session's current transaction (psycopg or sqlite3).
+
+    For the few statements that run on every API request, where SQLAlchemy's execution
+    layer costs more CPU than the statement itself; they stay in the same transaction.
+    """
+    return session.connection().connection.driver_connection
+
+
 def dispose_all() -> None:
     """Close every pooled connection (tests drop their databases afterwards)."""
     with _engines_lock:

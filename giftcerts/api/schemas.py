@@ -141,7 +141,7 @@ class Order(Response):
         return cls.with_lines(order, [RedemptionLine.of(red, cert) for red, cert in lines])
 
     @classmethod
-    def with_lines(cls, order: OrderRow, lines: list[RedemptionLine]) -> Order:
+    def with_lines(cls, order: OrderRow | redemption.OrderAfter, lines: list[RedemptionLine]) -> Order:
         return cls(id=order.id, reference=order.reference, status=order.status, currency=order.currency,
                    total_cents=order.total_cents, amount_due_cents=order.amount_due_cents,
                    customer_email=order.customer_email, created_at=order.created_at, redemptions=lines)

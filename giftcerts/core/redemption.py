@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, lifecycle, money
 from giftcerts.core.accounts import hash_token
@@ -94,12 +95,16 @@ def create_order(
     return order
 
 
-def get_order(session: Session, *, workspace_id: int, order_id: int | str | None) -> Order:
-    """An order of this workspace; another workspace's id is simply not found."""
+def get_order(session: Session, *, workspace_id: int, order_id: int | str | None, lock: bool = False) -> Order:
+    """An order of this workspace; another workspace's id is simply not found.
+
+    `lock`: hold the order's row until the transaction ends (PostgreSQL; SQLite serialises
+    writers anyway), so that every redemption locks the order before the certificate."""
     oid = parse_id(order_id)
     if oid is None:
         raise NotFound("Order not found.")
-    order = session.exec(select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)).first()
+    query = select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)
+    order = session.exec(query.with_for_update() if lock else query).first()
     if order is None:
         raise NotFound("Order not found.")
     return order
@@ -192,7 +197,7 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
            now: datetime | None = None) -> Redemption:
     """Apply a certificate in full as payment on an order. One transaction, race-proof."""
     now = now or utcnow()
-    order = get_order(session, workspace_id=workspace.id, order_id=order_id)
+    order = get_order(session, workspace_id=workspace.id, order_id=order_id, lock=True)
     cert = _eligible(session, workspace, code=code, order=order, now=now)
     try:
         lifecycle.redeem_certificate(session, workspace, certificate_id=cert.id, actor=actor, now=now,
@@ -240,6 +245,20 @@ class Line:
 
 
 @dataclass(frozen=True)
+class OrderAfter:
+    """An order as it stands after a redemption (the fields the API shows)."""
+
+    id: int
+    reference: str
+    status: str
+    currency: str
+    total_cents: int
+    amount_due_cents: int
+    customer_email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Applied:
     """What `redeem_at_once` did: the new redemption, the order after it, and its lines."""
 
@@ -249,7 +268,7 @@ class Applied:
     amount_cents: int
     currency: str
     created_at: datetime
-    order: Order  # a transient copy with the amount still due after this redemption
+    order: OrderAfter
     lines: list[Line]
 
 
@@ -259,43 +278,49 @@ class Applied:
 # re-checked by PostgreSQL against its latest version, so of simultaneous attempts on one
 # code exactly one matches. The order's UPDATE, the redemption and the activity entry are
 # fed by the certificate's RETURNING row, so they happen exactly when it moved: all or
-# nothing, in one statement. Lock order (order, then certificate) is the same as `redeem`
-# run after a failed attempt in the same transaction, and as `release`.
-_REDEEM_AT_ONCE = sa.text("""
+# nothing, in one statement. Lock order (order, then certificate) is the same as in
+# `redeem` and `release`, so a mix of the two paths cannot deadlock.
+# Driver-level SQL (psycopg placeholders): this runs on every redemption, and SQLAlchemy's
+# execution layer would cost more CPU than the statement itself.
+_REDEEM_AT_ONCE = """
 WITH o AS MATERIALIZED (
     SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at
     FROM orders
-    WHERE id = :order_id AND workspace_id = :workspace_id
+    WHERE id = %(order_id)s AND workspace_id = %(workspace_id)s
     FOR UPDATE
 ), c AS (
-    UPDATE certificates SET status = 'redeemed', redeemed_at = :now
+    UPDATE certificates SET status = 'redeemed', redeemed_at = %(now)s
     FROM o
-    WHERE certificates.code = :code AND certificates.workspace_id = :workspace_id
-      AND certificates.status = 'active' AND certificates.expires_at > :now
+    WHERE certificates.code = %(code)s AND certificates.workspace_id = %(workspace_id)s
+      AND certificates.status = 'active' AND certificates.expires_at > %(now)s
       AND o.status = 'open' AND certificates.currency = o.currency
       AND certificates.amount_cents <= o.amount_due_cents
     RETURNING certificates.id, certificates.amount_cents, certificates.currency
 ), paid AS (
     UPDATE orders SET amount_due_cents = orders.amount_due_cents - c.amount_cents
     FROM c
-    WHERE orders.id = :order_id AND orders.amount_due_cents >= c.amount_cents
+    WHERE orders.id = %(order_id)s AND orders.amount_due_cents >= c.amount_cents
     RETURNING orders.amount_due_cents
 ), r AS (
     INSERT INTO redemptions (workspace_id, order_id, certificate_id, amount_cents, status, created_at)
-    SELECT :workspace_id, :order_id, c.id, c.amount_cents, 'applied', :now FROM c
+    SELECT %(workspace_id)s, %(order_id)s, c.id, c.amount_cents, 'applied', %(now)s FROM c
     RETURNING id
 ), a AS (
     INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
-    SELECT :workspace_id, c.id, :kind, :actor, :now, 'Order ' || o.reference FROM c, o
+    SELECT %(workspace_id)s, c.id, %(kind)s, %(actor)s, %(now)s, 'Order ' || o.reference FROM c, o
     RETURNING id
 )
-SELECT r.id AS redemption_id, c.id AS certificate_id, c.amount_cents, c.currency,
-       (SELECT count(*) FROM paid) AS paid, (SELECT count(*) FROM a) AS logged, paid.amount_due_cents,
-       o.reference, o.status, o.currency AS order_currency, o.total_cents, o.customer_email, o.created_at
+SELECT r.id, c.id, c.amount_cents, c.currency, (SELECT count(*) FROM paid), (SELECT count(*) FROM a),
+       paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at
 FROM c, r, o LEFT JOIN paid ON true
-""").bindparams(
-    sa.bindparam("now", type_=Order.__table__.c.created_at.type),
-).columns(created_at=Order.__table__.c.created_at.type)
+"""
+
+_ORDER_LINES = """
+SELECT r.id, r.certificate_id, c.code, r.amount_cents, c.currency, r.status, r.created_at, r.released_at
+FROM redemptions r JOIN certificates c ON c.id = r.certificate_id
+WHERE r.order_id = %(order_id)s AND r.workspace_id = %(workspace_id)s
+ORDER BY r.id
+"""
 
 
 def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, order_id: int, actor: str,
@@ -312,36 +337,30 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
     if normalized is None:
         return None
     now = now or utcnow()
-    row = session.connection().execute(_REDEEM_AT_ONCE, {
+    conn = db.driver_connection(session)
+    row = conn.execute(_REDEEM_AT_ONCE, {
         "order_id": order_id, "workspace_id": workspace_id, "code": normalized, "now": now,
         "actor": actor[:254], "kind": ActivityKind.REDEEMED.value,
-    }).first()
+    }).fetchone()
     if row is None:
         return None
-    if row.paid != 1 or row.logged != 1:  # cannot happen under the lock; never commit half a redemption
-        raise RuntimeError(f"redemption of certificate {row.certificate_id} on order {order_id} was not all-or-nothing")
-    order = Order(id=order_id, workspace_id=workspace_id, reference=row.reference, status=row.status,
-                  currency=row.order_currency, total_cents=row.total_cents, amount_due_cents=row.amount_due_cents,
-                  customer_email=row.customer_email, created_at=row.created_at)
-    return Applied(redemption_id=row.redemption_id, certificate_id=row.certificate_id, code=normalized,
-                   amount_cents=row.amount_cents, currency=row.currency, created_at=now, order=order,
-                   lines=order_lines(session, workspace_id=workspace_id, order_id=order_id))
+    (redemption_id, certificate_id, amount_cents, currency, paid, logged, amount_due, reference, status,
+     order_currency, total_cents, customer_email, created_at) = row
+    if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
+        raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
+    order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
+                       total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
+                       created_at=_utc(created_at))
+    lines = [Line(rid, cid, line_code, cents, cur, st, _utc(at), _utc(released))
+             for rid, cid, line_code, cents, cur, st, at, released
+             in conn.execute(_ORDER_LINES, {"order_id": order_id, "workspace_id": workspace_id})]
+    return Applied(redemption_id=redemption_id, certificate_id=certificate_id, code=normalized,
+                   amount_cents=amount_cents, currency=currency, created_at=now, order=order, lines=lines)
 
 
-_r, _c = Redemption.__table__, Certificate.__table__
-_ORDER_LINES = (
-    sa.select(_r.c.id, _r.c.certificate_id, _c.c.code, _r.c.amount_cents, _c.c.currency, _r.c.status,
-              _r.c.created_at, _r.c.released_at)
-    .join(_c, _c.c.id == _r.c.certificate_id)
-    .where(_r.c.order_id == sa.bindparam("order_id"), _r.c.workspace_id == sa.bindparam("workspace_id"))
-    .order_by(_r.c.id)
-)
-
-
-def order_lines(session: Session, *, workspace_id: int, order_id: int) -> list[Line]:
-    """An order's redemptions with their certificates, oldest first (one Core query)."""
-    rows = session.connection().execute(_ORDER_LINES, {"order_id": order_id, "workspace_id": workspace_id})
-    return [Line(*row) for row in rows]
+def _utc(moment: datetime | None) -> datetime | None:
+    """As the models' UTCDateTime columns return it (the driver uses the server's TimeZone)."""
+    return None if moment is None else moment.astimezone(timezone.utc)
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
