@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -140,13 +141,37 @@ def read_session(url: str | None = None) -> Iterator[Session]:
         yield session  # closing the session rolls the read transaction back
 
 
-def driver_connection(session: Session):
-    """The DB-API connection under the session's current transaction (psycopg or sqlite3).
+_HOT: dict[tuple[str, sa.Executable], tuple[sa.engine.Compiled, str]] = {}
 
-    For the few statements that run on every API request, where SQLAlchemy's execution
-    layer costs more CPU than the statement itself; they stay in the same transaction.
+
+def execute_hot(session: Session, statement: sa.Executable, params: dict | None = None) -> list[tuple]:
+    """Run a prebuilt Core statement in the session's transaction; returns its rows as tuples,
+    datetimes in UTC (as the models' UTCDateTime columns give them).
+
+    For the few statements every API request runs. On PostgreSQL the statement is compiled
+    once and handed straight to psycopg: SQLAlchemy's execution layer (execution context,
+    result objects, type processors) costs more CPU than such a statement takes to run.
+    Elsewhere (SQLite) it is an ordinary `connection.execute`.
     """
-    return session.connection().connection.driver_connection
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(statement, params or {})
+        return [tuple(row) for row in result] if result.returns_rows else []
+    cache_key = (connection.dialect.name, statement)
+    if cache_key not in _HOT:
+        compiled = statement.compile(dialect=connection.dialect)
+        _HOT[cache_key] = (compiled, str(compiled))
+    compiled, sql = _HOT[cache_key]
+    cursor = connection.connection.driver_connection.execute(sql, compiled.construct_params(params or {}))
+    if cursor.description is None:
+        return []
+    return [tuple(_utc(value) for value in row) for row in cursor]
+
+
+def _utc(value):
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(timezone.utc)
+    return value
 
 
 def dispose_all() -> None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.api.errors import IdempotencyKeyReused
 from giftcerts.clock import utcnow
 from giftcerts.core.errors import ValidationError
@@ -83,17 +84,16 @@ _STORE = (
 def claim(session: Session, *, workspace_id: int, key: str, request_fingerprint: str) -> int:
     """Insert the record before doing anything else and return its id; raises Duplicate if
     the key is taken (on PostgreSQL, waits first for a concurrent twin to commit)."""
-    connection = session.connection()
-    record_id = connection.execute(_CLAIM[connection.dialect.name], {
+    inserted = db.execute_hot(session, _CLAIM[session.get_bind().dialect.name], {
         "workspace_id": workspace_id, "key": key, "fingerprint": request_fingerprint, "now": utcnow(),
-    }).scalar()
-    if record_id is None:
+    })
+    if not inserted:
         raise Duplicate(workspace_id=workspace_id, key=key, request_fingerprint=request_fingerprint)
-    return record_id
+    return inserted[0][0]
 
 
 def store(session: Session, record_id: int, reply: Reply) -> None:
-    session.connection().execute(_STORE, {"record_id": record_id, "status": reply.status, "body": reply.body})
+    db.execute_hot(session, _STORE, {"record_id": record_id, "status": reply.status, "body": reply.body})
 
 
 def replay(session: Session, twin: Duplicate) -> Reply:

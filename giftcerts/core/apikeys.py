@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.clock import utcnow
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.errors import NotFound
@@ -65,8 +66,8 @@ def identify(session: Session, plaintext: str | None) -> KeyIdentity | None:
     """The key's identity, in one indexed query (the API runs this on every request)."""
     if not plaintext or not plaintext.startswith(PREFIX) or len(plaintext) > 128:
         return None
-    row = session.connection().execute(_IDENTIFY, {"key_hash": hash_token(plaintext)}).first()
-    return KeyIdentity(*row) if row is not None else None
+    rows = db.execute_hot(session, _IDENTIFY, {"key_hash": hash_token(plaintext)})
+    return KeyIdentity(*rows[0]) if rows else None
 
 
 def touch(session: Session, *, key_id: int, now: datetime | None = None) -> None:

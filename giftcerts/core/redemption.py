@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -280,47 +280,47 @@ class Applied:
 # fed by the certificate's RETURNING row, so they happen exactly when it moved: all or
 # nothing, in one statement. Lock order (order, then certificate) is the same as in
 # `redeem` and `release`, so a mix of the two paths cannot deadlock.
-# Driver-level SQL (psycopg placeholders): this runs on every redemption, and SQLAlchemy's
-# execution layer would cost more CPU than the statement itself.
-_REDEEM_AT_ONCE = """
+# Run with db.execute_hot: on every redemption, SQLAlchemy's execution layer would cost
+# more CPU than the statement itself.
+_REDEEM_AT_ONCE = sa.text("""
 WITH o AS MATERIALIZED (
     SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at
     FROM orders
-    WHERE id = %(order_id)s AND workspace_id = %(workspace_id)s
+    WHERE id = :order_id AND workspace_id = :workspace_id
     FOR UPDATE
 ), c AS (
-    UPDATE certificates SET status = 'redeemed', redeemed_at = %(now)s
+    UPDATE certificates SET status = 'redeemed', redeemed_at = :now
     FROM o
-    WHERE certificates.code = %(code)s AND certificates.workspace_id = %(workspace_id)s
-      AND certificates.status = 'active' AND certificates.expires_at > %(now)s
+    WHERE certificates.code = :code AND certificates.workspace_id = :workspace_id
+      AND certificates.status = 'active' AND certificates.expires_at > :now
       AND o.status = 'open' AND certificates.currency = o.currency
       AND certificates.amount_cents <= o.amount_due_cents
     RETURNING certificates.id, certificates.amount_cents, certificates.currency
 ), paid AS (
     UPDATE orders SET amount_due_cents = orders.amount_due_cents - c.amount_cents
     FROM c
-    WHERE orders.id = %(order_id)s AND orders.amount_due_cents >= c.amount_cents
+    WHERE orders.id = :order_id AND orders.amount_due_cents >= c.amount_cents
     RETURNING orders.amount_due_cents
 ), r AS (
     INSERT INTO redemptions (workspace_id, order_id, certificate_id, amount_cents, status, created_at)
-    SELECT %(workspace_id)s, %(order_id)s, c.id, c.amount_cents, 'applied', %(now)s FROM c
+    SELECT :workspace_id, :order_id, c.id, c.amount_cents, 'applied', :now FROM c
     RETURNING id
 ), a AS (
     INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
-    SELECT %(workspace_id)s, c.id, %(kind)s, %(actor)s, %(now)s, 'Order ' || o.reference FROM c, o
+    SELECT :workspace_id, c.id, :kind, :actor, :now, 'Order ' || o.reference FROM c, o
     RETURNING id
 )
 SELECT r.id, c.id, c.amount_cents, c.currency, (SELECT count(*) FROM paid), (SELECT count(*) FROM a),
        paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at
 FROM c, r, o LEFT JOIN paid ON true
-"""
+""")
 
-_ORDER_LINES = """
+_ORDER_LINES = sa.text("""
 SELECT r.id, r.certificate_id, c.code, r.amount_cents, c.currency, r.status, r.created_at, r.released_at
 FROM redemptions r JOIN certificates c ON c.id = r.certificate_id
-WHERE r.order_id = %(order_id)s AND r.workspace_id = %(workspace_id)s
+WHERE r.order_id = :order_id AND r.workspace_id = :workspace_id
 ORDER BY r.id
-"""
+""")
 
 
 def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, order_id: int, actor: str,
@@ -337,30 +337,23 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
     if normalized is None:
         return None
     now = now or utcnow()
-    conn = db.driver_connection(session)
-    row = conn.execute(_REDEEM_AT_ONCE, {
+    rows = db.execute_hot(session, _REDEEM_AT_ONCE, {
         "order_id": order_id, "workspace_id": workspace_id, "code": normalized, "now": now,
         "actor": actor[:254], "kind": ActivityKind.REDEEMED.value,
-    }).fetchone()
-    if row is None:
+    })
+    if not rows:
         return None
     (redemption_id, certificate_id, amount_cents, currency, paid, logged, amount_due, reference, status,
-     order_currency, total_cents, customer_email, created_at) = row
+     order_currency, total_cents, customer_email, created_at) = rows[0]
     if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
         raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
     order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
                        total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
-                       created_at=_utc(created_at))
-    lines = [Line(rid, cid, line_code, cents, cur, st, _utc(at), _utc(released))
-             for rid, cid, line_code, cents, cur, st, at, released
-             in conn.execute(_ORDER_LINES, {"order_id": order_id, "workspace_id": workspace_id})]
+                       created_at=created_at)
+    lines = [Line(*row) for row in db.execute_hot(session, _ORDER_LINES,
+                                                    {"order_id": order_id, "workspace_id": workspace_id})]
     return Applied(redemption_id=redemption_id, certificate_id=certificate_id, code=normalized,
                    amount_cents=amount_cents, currency=currency, created_at=now, order=order, lines=lines)
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """As the models' UTCDateTime columns return it (the driver uses the server's TimeZone)."""
-    return None if moment is None else moment.astimezone(timezone.utc)
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
