@@ -1,7 +1,7 @@
 """Redemptions per second through the real app, against what the database itself can do.
 
     .venv/bin/python bench/redeem.py                       # 1, 16 and 64 clients, 5 s each
-    .venv/bin/python bench/redeem.py --clients 64 --seconds 10 --workers 2
+    .venv/bin/python bench/redeem.py --clients 64 --seconds 10 --workers 2 --redis redis://127.0.0.1:6379/8
 
 1. Creates a throwaway PostgreSQL database (postgresql://postgres@127.0.0.1:5432, trust
    auth; GIFTCERTS_BENCH_PG overrides the admin URL), migrates it with
@@ -197,7 +197,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(url: str, port: int, workers: int | None, log_path: Path) -> subprocess.Popen:
+def start_app(url: str, port: int, workers: int | None, log_path: Path, redis: str | None = None) -> subprocess.Popen:
     base = f"http://localhost:{port}"
     path = [str(p) for p in (ROOT / ".tools/node_modules/.bin", Path("/work/tools/node_modules/.bin"),
                              Path(sys.executable).parent) if p.exists()]
@@ -206,6 +206,8 @@ def start_app(url: str, port: int, workers: int | None, log_path: Path) -> subpr
            "PATH": os.pathsep.join([*path, os.environ.get("PATH", "")])}
     if workers:
         env["GRANIAN_WORKERS"] = str(workers)
+    if redis:  # Reflex's state and the guess budgets, shared by the workers
+        env["REFLEX_REDIS_URL"] = redis
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
@@ -375,12 +377,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each level")
     parser.add_argument("--pool", type=int, default=40_000, help="certificates seeded for each side")
+    parser.add_argument("--redis", default=None, metavar="URL",
+                        help="REFLEX_REDIS_URL for the app (needed for --workers > 1), e.g. redis://127.0.0.1:6379/8")
     parser.add_argument("--workers", type=int, default=None,
                         help="app worker processes (GRANIAN_WORKERS); default: Reflex's choice (1 without Redis)")
     parser.add_argument("--no-idempotency-key", action="store_true", help="send no Idempotency-Key header")
     parser.add_argument("--keep", action="store_true", help="keep the database and print its URL")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
+    if (args.workers or 1) > 1 and not args.redis:
+        parser.error("several workers need --redis: the guess budgets (and Reflex's state) must be shared")
 
     name, url = create_database()
     log_path = Path(tempfile.gettempdir()) / f"{name}-app.log"
@@ -393,8 +399,9 @@ def main() -> int:
               f"in {time.perf_counter() - t0:.1f} s")
         port = free_port()
         t0 = time.perf_counter()
-        proc = start_app(url, port, args.workers, log_path)
-        print(f"app: reflex run --env prod on port {port} (workers: {args.workers or 'default'}), "
+        proc = start_app(url, port, args.workers, log_path, args.redis)
+        print(f"app: reflex run --env prod on port {port} (workers: {args.workers or 'default'}, "
+              f"redis: {args.redis or 'no'}), "
               f"up in {time.perf_counter() - t0:.1f} s; log {log_path}")
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"cpus: {os.cpu_count()} (load average before the run: {load}); idempotency key: {'no' if args.no_idempotency_key else 'yes'}; "
