@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session
@@ -162,7 +163,14 @@ def execute_hot(session: Session, statement: sa.Executable, params: dict | None 
         compiled = statement.compile(dialect=connection.dialect)
         _HOT[cache_key] = (compiled, str(compiled))
     compiled, sql = _HOT[cache_key]
-    cursor = connection.connection.driver_connection.execute(sql, compiled.construct_params(params or {}))
+    driver = connection.connection.driver_connection
+    try:
+        cursor = driver.execute(sql, compiled.construct_params(params or {}))
+    except psycopg.OperationalError as exc:
+        if driver.closed:  # the server went away: drop the pool's connections, as SQLAlchemy would
+            connection.invalidate(exc)
+            connection.engine.dispose(close=False)
+        raise
     if cursor.description is None:
         return []
     return [tuple(_utc(value) for value in row) for row in cursor]

@@ -30,8 +30,6 @@ from starlette.responses import Response
 
 from giftcerts import config, db
 from giftcerts.api import auth, idempotency, throttle
-from giftcerts.clock import utcnow
-from giftcerts.core import apikeys
 from giftcerts.api.errors import (
     JSON,
     InternalError,
@@ -46,6 +44,8 @@ from giftcerts.api.errors import (
 from giftcerts.api.idempotency import Reply
 from giftcerts.api.operations import Call, Operation
 from giftcerts.api.schemas import INT32_MAX
+from giftcerts.clock import utcnow
+from giftcerts.core import apikeys
 from giftcerts.core.errors import DomainError, InvalidCode, NotFound, ValidationError
 
 log = logging.getLogger("giftcerts.api")
