@@ -284,7 +284,8 @@ class Applied:
 # more CPU than the statement itself.
 _REDEEM_AT_ONCE = sa.text("""
 WITH o AS MATERIALIZED (
-    SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at
+    SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at,
+           xmin AS version
     FROM orders
     WHERE id = :order_id AND workspace_id = :workspace_id
     FOR UPDATE
@@ -311,9 +312,15 @@ WITH o AS MATERIALIZED (
     RETURNING id
 )
 SELECT r.id, c.id, c.amount_cents, c.currency, (SELECT count(*) FROM paid), (SELECT count(*) FROM a),
-       paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at
+       paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at,
+       (SELECT count(*) FROM redemptions WHERE order_id = :order_id AND workspace_id = :workspace_id),
+       o.version = (SELECT xmin FROM orders WHERE id = :order_id)
 FROM c, r, o LEFT JOIN paid ON true
 """)
+# The last two columns spare the common case a second query for the order's lines: the
+# statement's snapshot saw no earlier redemption on the order, and the order row it locked
+# is the one that snapshot saw (every redemption and release updates the order row, so
+# nothing was added or released since). Otherwise the lines are read afresh.
 
 _ORDER_LINES = sa.text("""
 SELECT r.id, r.certificate_id, c.code, r.amount_cents, c.currency, r.status, r.created_at, r.released_at
@@ -344,14 +351,18 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
     if not rows:
         return None
     (redemption_id, certificate_id, amount_cents, currency, paid, logged, amount_due, reference, status,
-     order_currency, total_cents, customer_email, created_at) = rows[0]
+     order_currency, total_cents, customer_email, created_at, earlier, unchanged) = rows[0]
     if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
         raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
     order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
                        total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
                        created_at=created_at)
-    lines = [Line(*row) for row in db.execute_hot(session, _ORDER_LINES,
-                                                    {"order_id": order_id, "workspace_id": workspace_id})]
+    if earlier == 0 and unchanged:
+        lines = [Line(redemption_id, certificate_id, normalized, amount_cents, currency,
+                      RedemptionStatus.APPLIED.value, now, None)]
+    else:
+        lines = [Line(*row) for row in db.execute_hot(session, _ORDER_LINES,
+                                                        {"order_id": order_id, "workspace_id": workspace_id})]
     return Applied(redemption_id=redemption_id, certificate_id=certificate_id, code=normalized,
                    amount_cents=amount_cents, currency=currency, created_at=now, order=order, lines=lines)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -237,3 +238,32 @@ def test_simultaneous_certificates_never_take_an_order_past_its_total(pg_url, pa
         assert s.get(Order, o.id).amount_due_cents == 0
         assert sum(r.amount_cents for r in s.exec(select(Redemption).where(Redemption.order_id == o.id))) == 25000
         assert len(s.exec(select(Certificate).where(Certificate.status == "redeemed")).all()) == 5
+
+
+def test_a_redemption_committed_while_it_waited_for_the_order_is_in_its_answer(pg_url):
+    """The statement's snapshot predates the other redemption; its answer must not."""
+    with db.write_session(pg_url) as s:
+        ws = make_workspace(s)
+        o = redemption.create_order(s, ws, reference="R-WAIT", total_cents=30000)
+        first, second = make_certificate(s, ws, amount="100"), make_certificate(s, ws, amount="50")
+    waiting = {}
+    with db.write_session(pg_url) as holder:
+        redemption.redeem(holder, holder.merge(ws), code=first.code, order_id=o.id, actor="api")  # order locked
+
+        def fast():
+            with db.write_session(pg_url) as s:
+                waiting["applied"] = redemption.redeem_at_once(s, workspace_id=ws.id, code=second.code,
+                                                               order_id=o.id, actor="api")
+        thread = threading.Thread(target=fast)
+        thread.start()
+        deadline = time.monotonic() + 20
+        with db.read_session(pg_url) as s:  # until the fast statement waits for the order's lock
+            while not s.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND datname = current_database()")).scalar():
+                assert time.monotonic() < deadline, "the fast statement never waited for the order"
+                s.rollback()
+    thread.join()
+    applied = waiting["applied"]
+    assert applied.order.amount_due_cents == 15000
+    assert [(line.certificate_id, line.amount_cents) for line in applied.lines] == [(first.id, 10000),
+                                                                                    (second.id, 5000)]
