@@ -1,7 +1,7 @@
 """Redemptions per second through the real app, against what the database itself can do.
 
     .venv/bin/python bench/redeem.py                       # 1, 16 and 64 clients, 5 s each
-    .venv/bin/python bench/redeem.py --clients 64 --seconds 10 --workers 2
+    .venv/bin/python bench/redeem.py --clients 64 --seconds 10 --workers 2 --redis redis://127.0.0.1:6379/8
 
 1. Creates a throwaway PostgreSQL database (postgresql://postgres@127.0.0.1:5432, trust
    auth; GIFTCERTS_BENCH_PG overrides the admin URL), migrates it with
@@ -106,6 +106,89 @@ def seed(url: str, count: int) -> tuple[int, str, list[tuple[str, int]], list[tu
     return ws_id, key, api_pairs, sql_pairs
 
 
+# --- CPU accounting -------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> tuple[int, float] | None:
+    """(process group, CPU seconds) of a process, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def group_cpu(pgid: int) -> float:
+    """CPU seconds used so far by the live processes of a process group (the app's server and workers)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (found := _proc_cpu(int(entry))) and found[0] == pgid:
+            total += found[1]
+    return total
+
+
+class DatabaseCpu(threading.Thread):
+    """CPU seconds of the PostgreSQL server processes serving one database, sampled every
+    50 ms from /proc/<pid>/stat: connections that open and close during a run (pool overflow,
+    the ceiling's threads) are counted up to their last sample."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.name_ = url.rsplit("/", 1)[1]
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        self.admin_pid = self.admin.info.backend_pid
+        self._sample(initial=True)
+
+    def _sample(self, initial: bool = False) -> None:
+        pids = [r[0] for r in self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
+                                                 (self.name_,))]
+        for pid in pids:
+            if pid != self.admin_pid and (found := _proc_cpu(pid)):
+                self.first.setdefault(pid, found[1] if initial else 0.0)
+                self.last[pid] = found[1]
+
+    def run(self) -> None:
+        while not self.stopping.wait(0.05):
+            self._sample()
+
+    def stop(self) -> float:
+        self.stopping.set()
+        self.join()
+        self._sample()
+        self.admin.close()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
+
+
+class CpuMeter:
+    """CPU time of the app, the database and this process (the load generator) over a run.
+
+    Unlike requests per second, CPU time per request hardly depends on what else the
+    machine is doing, so it is the figure to compare between runs on a shared machine.
+    """
+
+    def __init__(self, url: str, app_pgid: int | None):
+        self.url, self.app_pgid = url, app_pgid
+
+    def __enter__(self):
+        self.database = DatabaseCpu(self.url)
+        self.database.start()
+        self.start = (group_cpu(self.app_pgid) if self.app_pgid else 0.0, time.process_time())
+        return self
+
+    def __exit__(self, *exc):
+        end = (group_cpu(self.app_pgid) if self.app_pgid else 0.0, time.process_time())
+        self.used = [end[0] - self.start[0], self.database.stop(), end[1] - self.start[1]]
+
+    def per_request(self, count: int) -> dict:
+        app, database, client = (1000 * x / max(count, 1) for x in self.used)
+        return {"app_cpu": app, "db_cpu": database, "client_cpu": client}
+
+
 # --- the app ------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -114,7 +197,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(url: str, port: int, workers: int | None, log_path: Path) -> subprocess.Popen:
+def start_app(url: str, port: int, workers: int | None, log_path: Path, redis: str | None = None) -> subprocess.Popen:
     base = f"http://localhost:{port}"
     path = [str(p) for p in (ROOT / ".tools/node_modules/.bin", Path("/work/tools/node_modules/.bin"),
                              Path(sys.executable).parent) if p.exists()]
@@ -123,6 +206,8 @@ def start_app(url: str, port: int, workers: int | None, log_path: Path) -> subpr
            "PATH": os.pathsep.join([*path, os.environ.get("PATH", "")])}
     if workers:
         env["GRANIAN_WORKERS"] = str(workers)
+    if redis:  # Reflex's state and the guess budgets, shared by the workers
+        env["REFLEX_REDIS_URL"] = redis
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "reflex"), "run", "--env", "prod", "--frontend-port", str(port),
@@ -161,9 +246,12 @@ def stop_app(proc: subprocess.Popen) -> None:
 class Pool:
     def __init__(self, items):
         self.items = iter(items)
+        self.taken = 0  # every item taken is used for one request that completes
 
     def take(self):
-        return next(self.items, None)
+        item = next(self.items, None)
+        self.taken += item is not None
+        return item
 
 
 async def _client(port: int, key: str, pool: Pool, stop_at: float, warm_until: float, latencies: list[float],
@@ -209,7 +297,7 @@ def run_api(port: int, key: str, pairs, clients: int, seconds: float, warmup: fl
     began = time.perf_counter()
     asyncio.run(main())
     elapsed = time.perf_counter() - began - warmup
-    return summarise(latencies, elapsed, statuses)
+    return {**summarise(latencies, elapsed, statuses), "all": pool.taken}
 
 
 def run_sql(url: str, ws_id: int, pairs, threads: int, seconds: float, warmup: float) -> dict:
@@ -268,6 +356,7 @@ def run_sql(url: str, ws_id: int, pairs, threads: int, seconds: float, warmup: f
     elapsed = time.perf_counter() - start - warmup
     result = summarise(latencies, elapsed, {200: len(latencies)})
     result["failures"] = failures[0]
+    result["all"] = pool.taken
     return result
 
 
@@ -288,12 +377,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each level")
     parser.add_argument("--pool", type=int, default=40_000, help="certificates seeded for each side")
+    parser.add_argument("--redis", default=None, metavar="URL",
+                        help="REFLEX_REDIS_URL for the app (needed for --workers > 1), e.g. redis://127.0.0.1:6379/8")
     parser.add_argument("--workers", type=int, default=None,
                         help="app worker processes (GRANIAN_WORKERS); default: Reflex's choice (1 without Redis)")
     parser.add_argument("--no-idempotency-key", action="store_true", help="send no Idempotency-Key header")
     parser.add_argument("--keep", action="store_true", help="keep the database and print its URL")
     args = parser.parse_args()
     levels = [int(n) for n in args.clients.split(",")]
+    if (args.workers or 1) > 1 and not args.redis:
+        parser.error("several workers need --redis: the guess budgets (and Reflex's state) must be shared")
 
     name, url = create_database()
     log_path = Path(tempfile.gettempdir()) / f"{name}-app.log"
@@ -306,8 +399,9 @@ def main() -> int:
               f"in {time.perf_counter() - t0:.1f} s")
         port = free_port()
         t0 = time.perf_counter()
-        proc = start_app(url, port, args.workers, log_path)
-        print(f"app: reflex run --env prod on port {port} (workers: {args.workers or 'default'}), "
+        proc = start_app(url, port, args.workers, log_path, args.redis)
+        print(f"app: reflex run --env prod on port {port} (workers: {args.workers or 'default'}, "
+              f"redis: {args.redis or 'no'}), "
               f"up in {time.perf_counter() - t0:.1f} s; log {log_path}")
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"cpus: {os.cpu_count()} (load average before the run: {load}); idempotency key: {'no' if args.no_idempotency_key else 'yes'}; "
@@ -316,11 +410,15 @@ def main() -> int:
         api_iter, sql_iter = iter(api_pairs), iter(sql_pairs)
         rows = []
         for n in levels:
-            api = run_api(port, key, api_iter, n, args.seconds, args.warmup, not args.no_idempotency_key)
+            with CpuMeter(url, proc.pid) as meter:
+                api = run_api(port, key, api_iter, n, args.seconds, args.warmup, not args.no_idempotency_key)
+            api.update(meter.per_request(api["all"]))
             bad = {s: c for s, c in api["statuses"].items() if s != 201}
             if bad:
                 print(f"  !! {n} clients: non-201 answers {bad}; see {log_path}")
-            ceiling = run_sql(url, ws_id, sql_iter, n, args.seconds, args.warmup)
+            with CpuMeter(url, None) as meter:
+                ceiling = run_sql(url, ws_id, sql_iter, n, args.seconds, args.warmup)
+            ceiling.update(meter.per_request(ceiling["all"]))
             if ceiling["failures"]:
                 print(f"  !! ceiling at {n}: {ceiling['failures']} conditional updates matched no row")
             rows.append((n, api, ceiling))
@@ -330,7 +428,16 @@ def main() -> int:
         for n, api, ceiling in rows:
             print(f"{n:>7}  {api['rate']:>9.0f}  {api['p50']:>7.1f}  {api['p99']:>7.1f}   {ceiling['rate']:>9.0f}  "
                   f"{ceiling['p50']:>7.1f}  {ceiling['p99']:>7.1f}   {api['rate'] / ceiling['rate']:>7.2f}")
+        print("\nCPU ms per redemption (robust to other load on the machine; the rates above are not):")
+        print(f"{'clients':>7}  {'API: app':>8}  {'db':>5}  {'client':>6}  {'total':>5}   {'SQL: db':>7}  {'client':>6}  "
+              f"{'total':>5}")
+        for n, api, ceiling in rows:
+            print(f"{n:>7}  {api['app_cpu']:>8.2f}  {api['db_cpu']:>5.2f}  {api['client_cpu']:>6.2f}  "
+                  f"{api['app_cpu'] + api['db_cpu'] + api['client_cpu']:>5.2f}   {ceiling['db_cpu']:>7.2f}  "
+                  f"{ceiling['client_cpu']:>6.2f}  {ceiling['db_cpu'] + ceiling['client_cpu']:>5.2f}")
 
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average after the run: {load}")
         with db.read_session(url) as s:
             applied = s.execute(sa.text("SELECT count(*) FROM redemptions")).scalar_one()
         served = sum(api["statuses"].get(201, 0) for _, api, _ in rows)

@@ -7,8 +7,8 @@ import os
 import time
 from functools import lru_cache
 
-from limits import parse
-from limits.storage import storage_from_string
+from limits import RateLimitItem, parse
+from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from giftcerts import config
@@ -34,6 +34,22 @@ def hit(item, *identifiers: str) -> int | None:
         return None
     stats = limiter().get_window_stats(item, *identifiers)
     return max(1, int(stats.reset_time - time.time()) + 1)
+
+
+def spent(checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> list[bool]:
+    """For each (limit, identifiers): is it used up? The same answer as `limiter().test`,
+    but with Redis all of them in one round trip (a pipeline of the same Lua script), since
+    the API asks on every code look-up."""
+    storage = limiter().storage
+    if not isinstance(storage, RedisStorage):
+        return [not limiter().test(item, *identifiers) for item, identifiers in checks]
+    pipe = storage.get_connection().pipeline(transaction=False)
+    now = time.time()
+    for item, identifiers in checks:
+        storage.lua_moving_window([storage.prefixed_key(item.key_for(*identifiers))],
+                                  [now - item.get_expiry(), item.amount], client=pipe)
+    windows = pipe.execute()
+    return [(int(window[1]) if window else 0) > item.amount - 1 for window, (item, _) in zip(windows, checks)]
 
 
 def reset() -> None:

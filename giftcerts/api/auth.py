@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
 from giftcerts.api.errors import Unauthenticated
 from giftcerts.core import apikeys
-from giftcerts.models import ApiKey, Workspace
+from giftcerts.models import Workspace
 
 
 @dataclass(frozen=True)
 class Caller:
-    key: ApiKey
-    workspace: Workspace
+    """An authenticated request: its key and workspace. The workspace row is loaded only
+    when an operation asks for it (the redemption fast path needs its id alone)."""
+
+    key: apikeys.KeyIdentity
     address: str
+    session: Session = field(repr=False, compare=False)
+
+    @property
+    def workspace_id(self) -> int:
+        return self.key.workspace_id
+
+    @property
+    def workspace(self) -> Workspace:
+        workspace = self.session.get(Workspace, self.key.workspace_id)  # once per session: the identity map
+        if workspace is None:  # the foreign key makes this impossible; refuse rather than guess
+            raise Unauthenticated()
+        return workspace
 
     @property
     def actor(self) -> str:
@@ -33,8 +47,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def authenticate(session: Session, authorization: str | None, address: str) -> Caller:
-    key = apikeys.authenticate(session, bearer_token(authorization))
-    workspace = session.get(Workspace, key.workspace_id) if key is not None else None
-    if key is None or workspace is None:
+    key = apikeys.identify(session, bearer_token(authorization))
+    if key is None:
         raise Unauthenticated()
-    return Caller(key=key, workspace=workspace, address=address)
+    return Caller(key=key, address=address, session=session)

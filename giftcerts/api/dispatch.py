@@ -6,20 +6,25 @@ Per request, in this order:
    kept, not answered yet, so that an unauthenticated caller always gets 401 first);
 3. in a worker thread, in one database session: the API key -> workspace (401), the
    parsing problems (400/404/422), the code-guessing budgets (429, before any lookup),
-   then the Idempotency-Key record and the operation (see giftcerts.api.idempotency).
+   then the Idempotency-Key record and the operation (see giftcerts.api.idempotency) —
+   its `fast` shortcut first when it has one (redeem on PostgreSQL), else `run`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,12 +44,29 @@ from giftcerts.api.errors import (
 from giftcerts.api.idempotency import Reply
 from giftcerts.api.operations import Call, Operation
 from giftcerts.api.schemas import INT32_MAX
+from giftcerts.clock import utcnow
+from giftcerts.core import apikeys
 from giftcerts.core.errors import DomainError, InvalidCode, NotFound, ValidationError
 
 log = logging.getLogger("giftcerts.api")
 
 BODY_LIMIT = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
+
+# Worker threads running API requests' database work, per process. Threads beyond what the
+# CPUs and the connection pool can serve add only contention (the GIL, lock waits, more
+# PostgreSQL backends); requests above the limit wait on the event loop instead, which
+# costs nothing. (anyio's default pool, shared with the rest of the app, has 40.)
+API_THREADS = int(os.environ.get("GIFTCERTS_API_THREADS") or 8)
+_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """One limiter per event loop (tests run several loops in one process)."""
+    loop = asyncio.get_running_loop()
+    if loop not in _limiters:
+        _limiters[loop] = anyio.CapacityLimiter(API_THREADS)
+    return _limiters[loop]
 
 
 @dataclass
@@ -137,6 +159,14 @@ def _session(op: Operation, parsed: Parsed, url: str) -> Iterator[Session]:
         yield session
 
 
+def _fast(session: Session, op: Operation, call: Call) -> Reply | None:
+    """The operation's shortcut for the common case, if it has one and it answered."""
+    if op.fast is None:
+        return None
+    answer = op.fast(session, call)
+    return None if answer is None else Reply(op.status, answer.model_dump_json())
+
+
 def _run(session: Session, op: Operation, call: Call, scopes: list[throttle.Scope] | None) -> str:
     try:
         return op.run(session, call).model_dump_json()
@@ -149,6 +179,7 @@ def _run(session: Session, op: Operation, call: Call, scopes: list[throttle.Scop
 def execute(op: Operation, parsed: Parsed, authorization: str | None, address: str) -> Reply:
     """Synchronous: runs in a worker thread."""
     url = config.db_url()
+    caller = None
     try:
         with _session(op, parsed, url) as session:
             caller = auth.authenticate(session, authorization, address)
@@ -156,27 +187,45 @@ def execute(op: Operation, parsed: Parsed, authorization: str | None, address: s
                 raise parsed.problem
             scopes = None
             if op.guesses_codes:
-                scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace.id)
+                scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace_id)
                 throttle.check(scopes)
             call = Call(caller=caller, ids=parsed.ids, body=parsed.body, query=parsed.query)
             if parsed.idempotency_key is None:
-                return Reply(op.status, _run(session, op, call, scopes))
-            record = idempotency.claim(
-                session, workspace_id=caller.workspace.id, key=parsed.idempotency_key,
+                return _fast(session, op, call) or Reply(op.status, _run(session, op, call, scopes))
+            record_id = idempotency.claim(
+                session, workspace_id=caller.workspace_id, key=parsed.idempotency_key,
                 request_fingerprint=idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json()),
             )
-            try:
-                with session.begin_nested():
-                    reply = Reply(op.status, _run(session, op, call, scopes))
-            except DomainError as exc:  # stored like a success: a retry gets the same refusal
-                reply = _error_reply(exc, op)
-                reply.headers = {}  # only status and body are stored, so only they are sent the first time too
-            idempotency.store(session, record, reply)
+            reply = _fast(session, op, call)  # all or nothing: no SAVEPOINT needed
+            if reply is None:
+                try:
+                    with session.begin_nested():
+                        reply = Reply(op.status, _run(session, op, call, scopes))
+                except DomainError as exc:  # stored like a success: a retry gets the same refusal
+                    reply = _error_reply(exc, op)
+                    reply.headers = {}  # only status and body are stored, so only they are sent the first time too
+            idempotency.store(session, record_id, reply)
             return reply
     except idempotency.Duplicate as twin:
         return _replay(url, op, twin)
     except DomainError as exc:
         return _error_reply(exc, op)
+    finally:
+        if caller is not None:
+            _touch_key(url, caller.key)
+
+
+def _touch_key(url: str, key: apikeys.KeyIdentity) -> None:
+    """Keep the dashboard's "last used" current: a tiny write of its own, at most once a minute
+    per key, so the request's transaction never holds the key's row."""
+    now = utcnow()
+    if not key.needs_touch(now):
+        return
+    try:
+        with db.write_session(url) as session:
+            apikeys.touch(session, key_id=key.id, now=now)
+    except Exception:  # bookkeeping must never fail the request it follows
+        log.exception("could not record the use of API key %s", key.prefix)
 
 
 def _replay(url: str, op: Operation, twin: idempotency.Duplicate) -> Reply:
@@ -199,8 +248,8 @@ def endpoint(operations: list[Operation]):
         try:
             raw = await read_body(request) if op.method != "GET" else b""
             parsed = parse(op, request, raw)
-            reply = await run_in_threadpool(execute, op, parsed, request.headers.get("authorization"),
-                                            client_address(request))
+            reply = await anyio.to_thread.run_sync(execute, op, parsed, request.headers.get("authorization"),
+                                                   client_address(request), limiter=_limiter())
         except DomainError as exc:
             reply = _error_reply(exc, op)
         except Exception:

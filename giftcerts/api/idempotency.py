@@ -2,11 +2,12 @@
 
 The record is inserted *first*, in the same write transaction as the operation. Two
 requests with one key therefore meet at the unique index (workspace_id, key): on
-PostgreSQL the second INSERT waits until the first transaction commits and then fails
-with IntegrityError; on SQLite write transactions are serialised, so the second simply
-finds the committed row. Either way the loser rolls back and replays the stored
-response. The operation runs inside a SAVEPOINT, so a refusal (a domain error) is
-stored and replayed just like a success, while the record itself survives.
+PostgreSQL the second `INSERT ... ON CONFLICT DO NOTHING` waits until the first
+transaction commits and then inserts nothing; on SQLite write transactions are
+serialised, so the second simply finds the committed row. Either way the loser rolls
+back and replays the stored response. The operation runs inside a SAVEPOINT, so a
+refusal (a domain error) is stored and replayed just like a success, while the record
+itself survives. Claim and store are one statement each.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.api.errors import IdempotencyKeyReused
 from giftcerts.clock import utcnow
 from giftcerts.core.errors import ValidationError
@@ -61,23 +64,36 @@ def fingerprint(method: str, path: str, canonical_body: str) -> str:
     return hashlib.sha256(f"{method} {path}\n{canonical_body}".encode()).hexdigest()
 
 
-def claim(session: Session, *, workspace_id: int, key: str, request_fingerprint: str) -> IdempotencyRecord:
-    """Insert the record before doing anything else; raises Duplicate if the key is taken."""
-    record = IdempotencyRecord(workspace_id=workspace_id, key=key, request_fingerprint=request_fingerprint,
-                               created_at=utcnow())
-    session.add(record)
-    try:
-        session.flush()  # PostgreSQL: blocks here behind a concurrent twin until it commits
-    except IntegrityError:
-        raise Duplicate(workspace_id=workspace_id, key=key, request_fingerprint=request_fingerprint) from None
-    return record
+_records = IdempotencyRecord.__table__
+# Built once per dialect (the statements run on every write request that carries a key).
+_CLAIM = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_records)
+    .values(workspace_id=sa.bindparam("workspace_id"), key=sa.bindparam("key"),
+            request_fingerprint=sa.bindparam("fingerprint"), created_at=sa.bindparam("now"),
+            response_status=0, response_body="")
+    .on_conflict_do_nothing(index_elements=["workspace_id", "key"])
+    .returning(_records.c.id)
+    for dialect in (postgresql, sqlite)
+}
+_STORE = (
+    sa.update(_records).where(_records.c.id == sa.bindparam("record_id"))
+    .values(response_status=sa.bindparam("status"), response_body=sa.bindparam("body"))
+)
 
 
-def store(session: Session, record: IdempotencyRecord, reply: Reply) -> None:
-    record.response_status = reply.status
-    record.response_body = reply.body
-    session.add(record)
-    session.flush()
+def claim(session: Session, *, workspace_id: int, key: str, request_fingerprint: str) -> int:
+    """Insert the record before doing anything else and return its id; raises Duplicate if
+    the key is taken (on PostgreSQL, waits first for a concurrent twin to commit)."""
+    inserted = db.execute_hot(session, _CLAIM[session.get_bind().dialect.name], {
+        "workspace_id": workspace_id, "key": key, "fingerprint": request_fingerprint, "now": utcnow(),
+    })
+    if not inserted:
+        raise Duplicate(workspace_id=workspace_id, key=key, request_fingerprint=request_fingerprint)
+    return inserted[0][0]
+
+
+def store(session: Session, record_id: int, reply: Reply) -> None:
+    db.execute_hot(session, _STORE, {"record_id": record_id, "status": reply.status, "body": reply.body})
 
 
 def replay(session: Session, twin: Duplicate) -> Reply:

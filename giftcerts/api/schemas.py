@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from giftcerts.core import redemption
 from giftcerts.core.codes import format_code, mask_code
 from giftcerts.models import STATUS_VALUES
 from giftcerts.models import Certificate as CertificateRow
@@ -117,6 +118,12 @@ class RedemptionLine(Response):
                    currency=cert.currency, status=red.status, created_at=red.created_at,
                    released_at=red.released_at)
 
+    @classmethod
+    def of_line(cls, line: redemption.Line) -> RedemptionLine:
+        return cls(id=line.id, certificate_id=line.certificate_id, code=mask_code(line.code),
+                   amount_cents=line.amount_cents, currency=line.currency, status=line.status,
+                   created_at=line.created_at, released_at=line.released_at)
+
 
 class Order(Response):
     id: int
@@ -131,10 +138,13 @@ class Order(Response):
 
     @classmethod
     def of(cls, order: OrderRow, lines: list[tuple[RedemptionRow, CertificateRow]]) -> Order:
+        return cls.with_lines(order, [RedemptionLine.of(red, cert) for red, cert in lines])
+
+    @classmethod
+    def with_lines(cls, order: OrderRow | redemption.OrderAfter, lines: list[RedemptionLine]) -> Order:
         return cls(id=order.id, reference=order.reference, status=order.status, currency=order.currency,
                    total_cents=order.total_cents, amount_due_cents=order.amount_due_cents,
-                   customer_email=order.customer_email, created_at=order.created_at,
-                   redemptions=[RedemptionLine.of(red, cert) for red, cert in lines])
+                   customer_email=order.customer_email, created_at=order.created_at, redemptions=lines)
 
 
 class Preview(Response):

@@ -90,8 +90,8 @@ def check(scopes: list[Scope]) -> None:
     """Raise RateLimited if any budget is spent. Counts nothing."""
     limiter = ratelimit.limiter()
     wait = 0
-    for scope in scopes:
-        if not limiter.test(scope.item, *scope.identifiers):
+    for scope, spent in zip(scopes, ratelimit.spent([(scope.item, scope.identifiers) for scope in scopes])):
+        if spent:
             stats = limiter.get_window_stats(scope.item, *scope.identifiers)
             wait = max(wait, int(stats.reset_time - time.time()) + 1)
             log.warning("code guessing budget %s spent for %s", scope.name, "/".join(scope.identifiers[1:]))

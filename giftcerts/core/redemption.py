@@ -11,6 +11,11 @@ value`), both in one transaction. Of any number of simultaneous attempts on one 
 exactly one UPDATE matches; simultaneous certificates on one order can never take the
 amount due below zero (a CHECK constraint backs this up). A partial unique index allows
 one applied redemption per certificate.
+
+On PostgreSQL the API first tries `redeem_at_once`: the same rules and the same writes
+as `redeem`, in one statement, for the common case that everything is in order. When it
+cannot apply the certificate it changes nothing and the caller runs `redeem`, which
+finds the precise refusal.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, lifecycle, money
 from giftcerts.core.accounts import hash_token
@@ -89,12 +95,16 @@ def create_order(
     return order
 
 
-def get_order(session: Session, *, workspace_id: int, order_id: int | str | None) -> Order:
-    """An order of this workspace; another workspace's id is simply not found."""
+def get_order(session: Session, *, workspace_id: int, order_id: int | str | None, lock: bool = False) -> Order:
+    """An order of this workspace; another workspace's id is simply not found.
+
+    `lock`: hold the order's row until the transaction ends (PostgreSQL; SQLite serialises
+    writers anyway), so that every redemption locks the order before the certificate."""
     oid = parse_id(order_id)
     if oid is None:
         raise NotFound("Order not found.")
-    order = session.exec(select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)).first()
+    query = select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)
+    order = session.exec(query.with_for_update() if lock else query).first()
     if order is None:
         raise NotFound("Order not found.")
     return order
@@ -187,7 +197,7 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
            now: datetime | None = None) -> Redemption:
     """Apply a certificate in full as payment on an order. One transaction, race-proof."""
     now = now or utcnow()
-    order = get_order(session, workspace_id=workspace.id, order_id=order_id)
+    order = get_order(session, workspace_id=workspace.id, order_id=order_id, lock=True)
     cert = _eligible(session, workspace, code=code, order=order, now=now)
     try:
         lifecycle.redeem_certificate(session, workspace, certificate_id=cert.id, actor=actor, now=now,
@@ -216,6 +226,145 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
     session.flush()
     session.refresh(order)
     return redemption
+
+
+# --- the same, in one statement (PostgreSQL) ------------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    """One redemption on an order, with its certificate's code and currency."""
+
+    id: int
+    certificate_id: int
+    code: str
+    amount_cents: int
+    currency: str
+    status: str
+    created_at: datetime
+    released_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OrderAfter:
+    """An order as it stands after a redemption (the fields the API shows)."""
+
+    id: int
+    reference: str
+    status: str
+    currency: str
+    total_cents: int
+    amount_due_cents: int
+    customer_email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `redeem_at_once` did: the new redemption, the order after it, and its lines."""
+
+    redemption_id: int
+    certificate_id: int
+    code: str
+    amount_cents: int
+    currency: str
+    created_at: datetime
+    order: OrderAfter
+    lines: list[Line]
+
+
+# The order row is locked first (FOR UPDATE returns its latest committed version), then the
+# certificate moves Active -> Redeemed only if every rule holds against that locked order:
+# open, same currency, enough still due. The certificate's own conditional UPDATE is
+# re-checked by PostgreSQL against its latest version, so of simultaneous attempts on one
+# code exactly one matches. The order's UPDATE, the redemption and the activity entry are
+# fed by the certificate's RETURNING row, so they happen exactly when it moved: all or
+# nothing, in one statement. Lock order (order, then certificate) is the same as in
+# `redeem` and `release`, so a mix of the two paths cannot deadlock.
+# Run with db.execute_hot: on every redemption, SQLAlchemy's execution layer would cost
+# more CPU than the statement itself.
+_REDEEM_AT_ONCE = sa.text("""
+WITH o AS MATERIALIZED (
+    SELECT id, reference, status, currency, total_cents, amount_due_cents, customer_email, created_at,
+           xmin AS version
+    FROM orders
+    WHERE id = :order_id AND workspace_id = :workspace_id
+    FOR UPDATE
+), c AS (
+    UPDATE certificates SET status = 'redeemed', redeemed_at = :now
+    FROM o
+    WHERE certificates.code = :code AND certificates.workspace_id = :workspace_id
+      AND certificates.status = 'active' AND certificates.expires_at > :now
+      AND o.status = 'open' AND certificates.currency = o.currency
+      AND certificates.amount_cents <= o.amount_due_cents
+    RETURNING certificates.id, certificates.amount_cents, certificates.currency
+), paid AS (
+    UPDATE orders SET amount_due_cents = orders.amount_due_cents - c.amount_cents
+    FROM c
+    WHERE orders.id = :order_id AND orders.amount_due_cents >= c.amount_cents
+    RETURNING orders.amount_due_cents
+), r AS (
+    INSERT INTO redemptions (workspace_id, order_id, certificate_id, amount_cents, status, created_at)
+    SELECT :workspace_id, :order_id, c.id, c.amount_cents, 'applied', :now FROM c
+    RETURNING id
+), a AS (
+    INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
+    SELECT :workspace_id, c.id, :kind, :actor, :now, 'Order ' || o.reference FROM c, o
+    RETURNING id
+)
+SELECT r.id, c.id, c.amount_cents, c.currency, (SELECT count(*) FROM paid), (SELECT count(*) FROM a),
+       paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at,
+       (SELECT count(*) FROM redemptions WHERE order_id = :order_id AND workspace_id = :workspace_id),
+       o.version = (SELECT xmin FROM orders WHERE id = :order_id)
+FROM c, r, o LEFT JOIN paid ON true
+""")
+# The last two columns spare the common case a second query for the order's lines: the
+# statement's snapshot saw no earlier redemption on the order, and the order row it locked
+# is the one that snapshot saw (every redemption and release updates the order row, so
+# nothing was added or released since). Otherwise the lines are read afresh.
+
+_ORDER_LINES = sa.text("""
+SELECT r.id, r.certificate_id, c.code, r.amount_cents, c.currency, r.status, r.created_at, r.released_at
+FROM redemptions r JOIN certificates c ON c.id = r.certificate_id
+WHERE r.order_id = :order_id AND r.workspace_id = :workspace_id
+ORDER BY r.id
+""")
+
+
+def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, order_id: int, actor: str,
+                   now: datetime | None = None) -> Applied | None:
+    """`redeem` for the common case, in one statement; PostgreSQL only.
+
+    Returns None, having changed nothing, whenever the certificate cannot be applied as
+    asked (unknown code, not active, expired, wrong currency, too much, order closed or
+    not this workspace's...): `redeem` then tells exactly why. Writes exactly what
+    `redeem` writes (tests/core/test_redemption_at_once.py compares the two); a change to
+    what a redemption writes belongs in both.
+    """
+    normalized = normalize_code(code)
+    if normalized is None:
+        return None
+    now = now or utcnow()
+    rows = db.execute_hot(session, _REDEEM_AT_ONCE, {
+        "order_id": order_id, "workspace_id": workspace_id, "code": normalized, "now": now,
+        "actor": actor[:254], "kind": ActivityKind.REDEEMED.value,
+    })
+    if not rows:
+        return None
+    (redemption_id, certificate_id, amount_cents, currency, paid, logged, amount_due, reference, status,
+     order_currency, total_cents, customer_email, created_at, earlier, unchanged) = rows[0]
+    if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
+        raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
+    order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
+                       total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
+                       created_at=created_at)
+    if earlier == 0 and unchanged:
+        lines = [Line(redemption_id, certificate_id, normalized, amount_cents, currency,
+                      RedemptionStatus.APPLIED.value, now, None)]
+    else:
+        lines = [Line(*row) for row in db.execute_hot(session, _ORDER_LINES,
+                                                        {"order_id": order_id, "workspace_id": workspace_id})]
+    return Applied(redemption_id=redemption_id, certificate_id=certificate_id, code=normalized,
+                   amount_cents=amount_cents, currency=currency, created_at=now, order=order, lines=lines)
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:

@@ -47,6 +47,27 @@ def test_a_revoked_key_stops_working_at_once(api, tenant):
     assert_error(api.get("/api/v1/certificates"), 401, "unauthenticated")
 
 
+def test_the_dashboard_learns_when_a_key_was_last_used_at_most_once_a_minute(api, tenant):
+    def last_used():
+        with db.read_session(tenant.db_url) as s:
+            return apikeys.authenticate(s, tenant.key).last_used_at
+
+    assert last_used() is None
+    # when the key is used
+    assert api.get("/api/v1/certificates").status_code == 200
+    # then the time is recorded, and not rewritten by every request that follows
+    first = last_used()
+    assert first is not None
+    assert api.get("/api/v1/certificates").status_code == 200
+    assert last_used() == first
+    # a minute later it is
+    with db.write_session(tenant.db_url) as s:
+        key = apikeys.authenticate(s, tenant.key)
+        key.last_used_at = first - apikeys.LAST_USED_RESOLUTION
+    assert api.get("/api/v1/certificates").status_code == 200
+    assert last_used() > first
+
+
 def test_the_key_not_the_request_decides_the_workspace(api, other):
     # a workspace_id smuggled into the body is an unknown field, not a switch
     assert_error(api.post("/api/v1/orders", {"reference": "X", "total_cents": 100,

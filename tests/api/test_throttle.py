@@ -138,3 +138,27 @@ def _fresh_counters():
     ratelimit.reset()
     yield
     ratelimit.reset()
+
+
+def test_budgets_kept_in_redis_are_checked_in_one_go_with_the_same_answers(monkeypatch):
+    """Several app processes share budgets through Redis (REFLEX_REDIS_URL)."""
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/9")
+    ratelimit.limiter.cache_clear()
+    try:
+        ratelimit.reset()
+        scopes = throttle.api_scopes(key_id=7, address="203.0.113.10", workspace_id=3)
+        monkeypatch.setenv("GIFTCERTS_GUESS_LIMIT_CLIENT", "2/minute")
+        monkeypatch.setenv("GIFTCERTS_GUESS_LIMIT_KEY", "3/minute")
+        checks = [(scope.item, scope.identifiers) for scope in scopes]
+        answers = []
+        for _ in range(4):
+            expected = [not ratelimit.limiter().test(item, *ids) for item, ids in checks]
+            assert ratelimit.spent(checks) == expected
+            answers.append(expected)
+            throttle.count_failure(scopes, GUESS)
+        assert answers == [[False, False, False], [False, False, False], [True, False, False], [True, True, False]]
+        with pytest.raises(RateLimited):
+            throttle.check(scopes)
+    finally:
+        ratelimit.reset()
+        ratelimit.limiter.cache_clear()
