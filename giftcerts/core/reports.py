@@ -27,9 +27,8 @@ Definitions (shown to staff in the captions of the Overview page, see `CAPTIONS`
   reached it yet; it can no longer be redeemed either way).
 - **Voided**: the value of paid certificates voided in the period (`voided_at` in the
   period; a certificate voided before it was paid was never sold and is left out).
-- **Refunded**: no refund is recorded separately yet; staff record a refund by voiding
-  the certificate, so refunds are inside Voided. `Overview.refunded_*` is the seam for
-  card refunds once payments record them.
+- **Refunded**: the part of Voided whose card payment was refunded through Stripe
+  (`refunded_at`, set with the void). Refunds made outside the system show as plain voids.
 """
 
 from __future__ import annotations
@@ -71,8 +70,8 @@ CAPTIONS: dict[str, str] = {
     "expiring": f"Part of Outstanding that expires in the next {EXPIRING_SOON_DAYS} days.",
     "run_off": "Outstanding value by how soon it expires, counted from today.",
     "breakage": "Value of certificates that expired unredeemed, by expiry date in the period.",
-    "voided": "Value of paid certificates voided in the period, refunds included (a refund is recorded "
-              "by voiding the certificate).",
+    "voided": "Value of paid certificates voided in the period; the refunded part is what went back to "
+              "the purchaser's card.",
     "days": "Average time from activation to redemption, for certificates sold in the period and now redeemed.",
 }
 
@@ -226,8 +225,7 @@ class Overview:
     breakage_cents: int = 0
     voided_count: int = 0  # voided in the period
     voided_cents: int = 0
-    # Seam for card refunds recorded by payments: none are recorded separately yet.
-    refunded_count: int = 0
+    refunded_count: int = 0  # of the voided in the period, refunded to the card
     refunded_cents: int = 0
     series: list[Bucket] = field(default_factory=list)
     amounts: list[AmountCount] = field(default_factory=list)
@@ -371,8 +369,11 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
         .where(*scope, C.status.in_([CertificateStatus.EXPIRED.value, CertificateStatus.ACTIVE.value]),
                C.expires_at >= period.start, C.expires_at < period.end, C.expires_at <= now)
     ).one()
+    refunded = C.refunded_at.is_not(None)
     voids = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0))
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(C.amount_cents), 0),
+                  sa.func.count().filter(refunded),
+                  sa.func.coalesce(sa.func.sum(C.amount_cents).filter(refunded), 0))
         .where(*scope, C.voided_at >= period.start, C.voided_at < period.end, voided, C.activated_at.is_not(None))
     ).one()
 
@@ -386,6 +387,7 @@ def overview(session: Session, workspace: Workspace, period: Period, filters: Fi
         expiring_count=run_off[0].count, expiring_cents=run_off[0].value_cents, run_off=run_off,
         breakage_count=int(breakage[0]), breakage_cents=int(breakage[1]),
         voided_count=int(voids[0]), voided_cents=int(voids[1]),
+        refunded_count=int(voids[2]), refunded_cents=int(voids[3]),
         series=series, amounts=amounts,
     )
 

@@ -9,7 +9,7 @@ PostgreSQL.
     cert  type src     amount  activated (New York)          then
     c1    A    manual  100     Jan 31 23:30 EST (Feb 1 UTC)  left Active, past its date Mar 2 23:30 EST
     c2    A    manual  100     Feb 1 00:00 EST               redeemed exactly 10 days later
-    c3    B    manual   50     Feb 28 23:59 EST (Mar 1 UTC)  voided Mar 2
+    c3    B    manual   50     Feb 28 23:59 EST (Mar 1 UTC)  voided Mar 2, card payment refunded
     c4    A    manual  250     Feb 10 12:00 EST              expired (swept) Mar 12
     c5    B    manual  100     never paid (pending)          voided Mar 10 before payment
     c6    B    portal  100     Mar 8 01:30 EST (DST day)     redeemed Mar 13 13:30 EDT (5 d 11 h)
@@ -69,7 +69,7 @@ def world(db_url):
                                      now=ny(2026, 2, 11, 0, 0))
         c[3] = sell(5000, ny(2026, 2, 28, 23, 59), type_b)
         lifecycle.void_certificate(s, ws, certificate_id=c[3].id, reason="Customer refund", actor="staff",
-                                   now=ny(2026, 3, 2, 12, 0))
+                                   now=ny(2026, 3, 2, 12, 0), refund_id="re_c3")
         c[4] = sell(25000, ny(2026, 2, 10, 12, 0), type_a)
         lifecycle.expire_certificate(s, ws, certificate_id=c[4].id, now=ny(2026, 3, 12, 13, 0))
         c[5] = sell(10000, ny(2026, 2, 15, 9, 0), type_b, paid=False)
@@ -146,8 +146,8 @@ def test_march_across_the_daylight_saving_change(world):
     assert (mar.voided_count, mar.voided_cents) == (1, 5000)
     assert [(a.amount_cents, a.count, a.value_cents) for a in mar.amounts] == [
         (10000, 2, 20000), (25000, 1, 25000), (5000, 1, 5000)]
-    # The refund seam: nothing is recorded outside voids yet
-    assert (mar.refunded_count, mar.refunded_cents) == (0, 0)
+    # Of the March voids, c3's payment was refunded to the card (c9's void was undone)
+    assert (mar.refunded_count, mar.refunded_cents) == (1, 5000)
 
 
 def test_outstanding_is_what_is_owed_now_whatever_the_period(world):

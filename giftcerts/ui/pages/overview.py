@@ -63,7 +63,6 @@ def _figures(ov: reports.Overview) -> dict[str, str]:
         "breakage_count": plural(ov.breakage_count, "certificate") + " expired unredeemed",
         "voided": fmt(ov.voided_cents),
         "voided_count": plural(ov.voided_count, "certificate") + " voided",
-        # Seam: card refunds recorded by payments will be shown here once they exist.
         "refunded": fmt(ov.refunded_cents),
     }
 
@@ -426,7 +425,8 @@ def _cards() -> rx.Component:
             rx.vstack(
                 _card("Breakage", _big(f["breakage"]), rx.text(f["breakage_count"], size="2"),
                       caption=C["breakage"], icon="hourglass"),
-                _card("Voided and refunded", _big(f["voided"]), rx.text(f["voided_count"], size="2"),
+                _card("Voided and refunded", _big(f["voided"]),
+                      rx.text(f["voided_count"], ", ", f["refunded"], " refunded to cards", size="2"),
                       caption=C["voided"], icon="ban"),
                 _card("Days to redemption", _big(f["days"]), rx.text(f["days_count"], size="2"),
                       caption=C["days"], icon="calendar-clock"),
