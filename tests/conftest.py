@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+from hypothesis import settings as hypothesis_settings
 
 import psycopg
 import pytest
@@ -29,6 +30,10 @@ from giftcerts import db, migrate
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 BIN = Path(sys.executable).parent
+# Property tests judge answers, not speed: no per-example deadline (a loaded CI core is slow).
+hypothesis_settings.register_profile("giftcerts", deadline=None)
+hypothesis_settings.load_profile("giftcerts")
+
 PG_ADMIN_URL = os.environ.get("GIFTCERTS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -45,6 +45,7 @@ from giftcerts.core.errors import (
     ValidationError,
 )
 from giftcerts.core.validation import clean_email, clean_text
+from giftcerts.jobs import outbox
 from giftcerts.models import (
     Certificate,
     CertificateStatus,
@@ -354,6 +355,7 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
      order_currency, total_cents, customer_email, created_at, earlier, unchanged) = rows[0]
     if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
         raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
+    outbox.on_redeemed(session, workspace_id=workspace_id, certificate_id=certificate_id)  # as _transition does
     order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
                        total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
                        created_at=created_at)

@@ -72,14 +72,26 @@ def on_created(session: Session, cert: Certificate) -> None:
     dispatch(session, cert, "created")
 
 
+def on_redeemed(session: Session, *, workspace_id: int, certificate_id: int) -> None:
+    """The hook of the one-statement redemption (`redemption.redeem_at_once`), which moves a
+    certificate to Redeemed without going through `lifecycle._transition` or loading it."""
+    dispatch_ids(session, workspace_id=workspace_id, certificate_id=certificate_id, trigger="redeemed")
+
+
 def dispatch(session: Session, cert: Certificate, trigger: str, *, dedupe_key: str | None = None,
              **payload) -> bool:
     """Queue the emails of every enabled action for `trigger` (expanded by the worker).
     False when no enabled action asks for an email on this trigger."""
+    return dispatch_ids(session, workspace_id=cert.workspace_id, certificate_id=cert.id, trigger=trigger,
+                        dedupe_key=dedupe_key, **payload)
+
+
+def dispatch_ids(session: Session, *, workspace_id: int, certificate_id: int, trigger: str,
+                 dedupe_key: str | None = None, **payload) -> bool:
     from giftcerts.notify import actions
 
-    if not actions.has_enabled(session, workspace_id=cert.workspace_id, trigger=trigger):
+    if not actions.has_enabled(session, workspace_id=workspace_id, trigger=trigger):
         return False
-    enqueue(session, DISPATCH, workspace_id=cert.workspace_id, certificate_id=cert.id,
+    enqueue(session, DISPATCH, workspace_id=workspace_id, certificate_id=certificate_id,
             payload={"trigger": trigger, **payload}, dedupe_key=dedupe_key)
     return True

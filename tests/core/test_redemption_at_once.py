@@ -21,6 +21,7 @@ from giftcerts.api.auth import Caller
 from giftcerts.clock import utcnow
 from giftcerts.core import apikeys, lifecycle, redemption
 from giftcerts.core.codes import format_code
+from giftcerts.jobs import outbox
 from giftcerts.core.errors import (
     CertificateExpired,
     CurrencyMismatch,
@@ -29,7 +30,7 @@ from giftcerts.core.errors import (
     InvalidTransition,
     NotFound,
 )
-from giftcerts.models import Certificate, Order, Redemption
+from giftcerts.models import Action, Certificate, Order, Redemption
 from tests.factories import make_certificate, make_workspace
 
 NOW = utcnow().replace(microsecond=123456)
@@ -53,11 +54,14 @@ def _wipe(url):
 def frozen(monkeypatch):
     """Both paths read the clock through giftcerts.core.redemption; pin it."""
     monkeypatch.setattr(redemption, "utcnow", lambda: NOW)
+    monkeypatch.setattr(outbox, "utcnow", lambda: NOW)  # the jobs a redemption queues
     return NOW
 
 
 def snapshot(s) -> dict[str, dict]:
-    """Every row of every table, by primary key (fresh reads, not the ORM's identity map)."""
+    """Every row of every table, by primary key (fresh reads, not the ORM's identity map;
+    what the session still holds is flushed first, as the commit would)."""
+    s.flush()
     rows = {}
     for table in SQLModel.metadata.sorted_tables:
         key = [c.name for c in table.primary_key.columns]
@@ -108,10 +112,14 @@ def _world(url, setup):
         cert = make_certificate(s, ws, amount="250" if setup == "exactly what is due" else "100")
         if setup == "exactly what is due":
             s.execute(sa.update(Order).where(Order.id == o.id).values(amount_due_cents=25000))
+        if setup == "an action on redemption":
+            s.add(Action(workspace_id=ws.id, name="Thanks for travelling", trigger="redeemed",
+                         subject_template="Enjoy your trip", body_template="Your certificate was used."))
     return ws, key, o, cert
 
 
-@pytest.mark.parametrize("setup", ["fresh order", "earlier redemptions", "exactly what is due", "typed loosely"])
+@pytest.mark.parametrize("setup", ["fresh order", "earlier redemptions", "exactly what is due", "typed loosely",
+                                   "an action on redemption"])
 def test_it_writes_and_answers_exactly_what_redeem_does(pg_url, frozen, setup):
     ws, key, o, cert = _world(pg_url, setup)
     code = format_code(cert.code).lower().replace("-", " ") if setup == "typed loosely" else cert.code
@@ -130,7 +138,9 @@ def test_it_writes_and_answers_exactly_what_redeem_does(pg_url, frozen, setup):
         assert fast is not None
         assert changes(before, snapshot(s)) == slow_changes
         assert _without_new_id(fast.model_dump_json(), fast.id) == _without_new_id(slow.model_dump_json(), slow.id)
-    assert set(slow_changes) == {"certificates", "orders", "redemptions", "activities"}
+    # (an enabled "redeemed" action queues its emails in the same transaction, on both paths)
+    jobs = {"jobs"} if setup == "an action on redemption" else set()
+    assert set(slow_changes) == {"certificates", "orders", "redemptions", "activities"} | jobs
 
 
 def _break(s, ws, o, cert, rule):
