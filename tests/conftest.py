@@ -176,3 +176,11 @@ def _wait_until_up(base: str, proc: subprocess.Popen, timeout: float = 300) -> N
     raise RuntimeError("the app did not start in time; see test-artifacts/app-server.log")
 
 
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread for as long as its session-wide browser lives, and tests that drive asyncio
+    themselves (asyncio.run) cannot start a loop of their own beside it."""
+    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))

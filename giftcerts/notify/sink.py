@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import threading
@@ -19,6 +20,7 @@ class _Handler:
         self.lock = threading.Lock()
         self.seq = itertools.count(1)
         self.messages: list[bytes] = []
+        self.reply_delay = 0.0  # seconds before the "250" reply: a slow server (tests)
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         data = envelope.original_content or envelope.content
@@ -28,6 +30,8 @@ class _Handler:
         tmp = self.folder / (name + ".tmp")
         tmp.write_bytes(data)
         tmp.rename(self.folder / name)  # readers never see a half-written file
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
         return "250 Message accepted for delivery"
 
 

@@ -33,6 +33,10 @@ def mail_sink(tmp_path, monkeypatch):
         def stop(self):
             holder.pop("sink").stop()
 
+        def slow_down(self, seconds: float):
+            """Wait this long after storing each message before answering "250" to it."""
+            holder["sink"].handler.reply_delay = seconds
+
         def count(self) -> int:
             return len(list(self.folder.glob("*.eml")))
 

@@ -71,7 +71,10 @@ def test_20_concurrent_deliveries_of_one_signed_event_activate_once(live):
     assert outcomes == ["duplicate"] * 19 + ["processed"]
     time.sleep(1.5)  # localstripe's own delivery of the same payment arrives too
     kinds = [k for k, _ in _entries(live, result.certificate_id)]
-    assert kinds == ["Created", "Purchased", "Purchased from Portal", "Activated from Portal"]
+    # (the app's worker may already have sent the activation's two emails: once each at most)
+    assert [k for k in kinds if k != "Sent"] == ["Created", "Purchased", "Purchased from Portal",
+                                                 "Activated from Portal"]
+    assert kinds.count("Sent") <= 2
 
 
 @pytest.mark.parametrize("headers", [{}, {"Stripe-Signature": "t=1,v1=00"}])

@@ -399,6 +399,11 @@ class ConfirmationState(rx.State):
                 self.pdf_href = store.pdf_path(session, cert)
 
     @rx.event
+    def download_pdf(self):
+        if self.phase == "ready" and self.pdf_href:
+            return rx.download(url=self.pdf_href + "?download=1", filename=f"gift-certificate-{self.code}.pdf")
+
+    @rx.event
     def on_load(self):
         self.phase, self.checks = "loading", 0
         self._load()
@@ -675,8 +680,11 @@ def portal_page() -> rx.Component:
 def _pdf_link() -> rx.Component:
     c = ConfirmationState
     return rx.hstack(
-        rx.link(rx.hstack(rx.icon("download", size=16), rx.text("Download PDF"), spacing="2", align="center"),
-                href=c.pdf_href + "?download=1"),
+        # The client-side router would take a plain link to the PDF route for a page: the click
+        # downloads through an event instead (the href stays for "copy link" and screen readers).
+        rx.el.a(rx.hstack(rx.icon("download", size=16), rx.text("Download PDF"), spacing="2", align="center"),
+                href=c.pdf_href + "?download=1", on_click=[rx.prevent_default, c.download_pdf],
+                style={"color": rx.color("accent", 11), "font_weight": "500"}),
         rx.text("The certificate is also emailed to the recipient, and a receipt to ", c.purchaser_email, ".",
                 size="2", color=rx.color("gray", 11)),
         spacing="4", align="center", wrap="wrap",
