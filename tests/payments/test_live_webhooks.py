@@ -49,9 +49,13 @@ def test_localstripes_own_webhook_activates_a_paid_certificate(live):
             if s.get(Certificate, result.certificate_id).status == "active":
                 break
         time.sleep(0.25)
-    assert [k for k, _ in _entries(live, result.certificate_id)] == [
+    entries = _entries(live, result.certificate_id)
+    # (the app's worker may already have sent the activation's two emails: once each at most)
+    lifecycle = [(k, actor) for k, actor in entries if k != "Sent"]
+    assert [k for k, _ in lifecycle] == [
         "Created", "Purchased", "Purchased from Portal", "Activated from Portal"]
-    assert _entries(live, result.certificate_id)[-1][1] == "Stripe webhook"
+    assert lifecycle[-1][1] == "Stripe webhook"
+    assert [k for k, _ in entries].count("Sent") <= 2
 
 
 def test_20_concurrent_deliveries_of_one_signed_event_activate_once(live):
