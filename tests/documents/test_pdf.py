@@ -102,3 +102,21 @@ def test_pdf_links_are_unguessable_and_unpaid_certificates_have_none(db_url, mon
     for path in (store.PDF_PATH + "nope", store.PDF_PATH + token_a[:-1] + "x", store.PDF_PATH + str(a.id),
                  pending_path):
         assert client.get(path).status_code == 404
+
+
+def test_the_qr_code_in_the_pdf_is_exactly_the_booking_link_with_the_code(db_url):
+    import segno
+
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        ws.booking_url = "https://tours.example/book?lang=en"
+        cert = make_certificate(s, ws)
+        content = store.render_for(s, cert)
+    link = f"https://tours.example/book?lang=en&gift_certificate={format_code(cert.code)}"
+    assert pdf.booking_link(ws, format_code(cert.code)) == link
+    (image,) = pypdf.PdfReader(io.BytesIO(content)).pages[0].images
+    pixels = image.image.convert("L")
+    expected = segno.make(link, error="m", mask=0).matrix
+    assert pixels.size == (len(expected[0]), len(expected))
+    assert [[pixels.getpixel((x, y)) < 128 for x in range(pixels.width)] for y in range(pixels.height)] == \
+        [[bool(module) for module in row] for row in expected]
