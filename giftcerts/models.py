@@ -127,16 +127,26 @@ class Certificate(SQLModel, table=True):
         sa.CheckConstraint("amount_cents > 0", name="ck_certificate_amount_positive"),
         sa.CheckConstraint(_in("status", STATUS_VALUES), name="ck_certificate_status"),
         sa.CheckConstraint(_in("source", SOURCE_VALUES), name="ck_certificate_source"),
-        # Keyset pagination of the dashboard list: newest first within a workspace.
-        sa.Index("ix_certificates_ws_id", "workspace_id", "id"),
+        # Keyset pagination of the dashboard list: newest first within a workspace. Unique (as id
+        # alone is) so that activities can reference (workspace_id, id): see Activity.
+        sa.Index("ix_certificates_ws_id", "workspace_id", "id", unique=True),
         sa.Index("ix_certificates_ws_status_id", "workspace_id", "status", "id"),
         sa.Index("ix_certificates_ws_purchaser_id", "workspace_id", "purchaser_email", "id"),
         sa.Index("ix_certificates_ws_recipient_id", "workspace_id", "recipient_email", "id"),
-        # Upcoming expirations and the expiry sweep.
-        sa.Index("ix_certificates_status_expires", "status", "expires_at"),
-        # One certificate per PaymentIntent and per confirmation link (portal sales).
-        sa.UniqueConstraint("stripe_payment_intent_id", name="uq_certificates_payment_intent"),
-        sa.UniqueConstraint("portal_token_hash", name="uq_certificates_portal_token"),
+        # The expiry sweep and the reminders. Partial indexes skip the rows they can never find:
+        # a certificate leaving Active (a million at once in a sweep) is one index write fewer.
+        sa.Index("ix_certificates_active_expires", "expires_at",
+                 sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'")),
+        sa.Index("ix_certificates_certificate_type_id", "certificate_type_id",
+                 sqlite_where=sa.text("certificate_type_id IS NOT NULL"),
+                 postgresql_where=sa.text("certificate_type_id IS NOT NULL")),
+        # One certificate per PaymentIntent and per confirmation link (portal sales only).
+        sa.Index("uq_certificates_payment_intent", "stripe_payment_intent_id", unique=True,
+                 sqlite_where=sa.text("stripe_payment_intent_id IS NOT NULL"),
+                 postgresql_where=sa.text("stripe_payment_intent_id IS NOT NULL")),
+        sa.Index("uq_certificates_portal_token", "portal_token_hash", unique=True,
+                 sqlite_where=sa.text("portal_token_hash IS NOT NULL"),
+                 postgresql_where=sa.text("portal_token_hash IS NOT NULL")),
         # Reports (giftcerts.core.reports): the certificates sold in a period, with everything the
         # sales figures and their filters (type, source) read, so a year is an index-only scan.
         sa.Index("ix_certificates_ws_activated", "workspace_id", "activated_at", "amount_cents", "status",
@@ -169,7 +179,7 @@ class Certificate(SQLModel, table=True):
     voided_at: datetime | None = None
     void_reason: str | None = Field(default=None, max_length=500)
     # What kind of certificate was sold (None: the workspace's plain, untyped certificate).
-    certificate_type_id: int | None = Field(default=None, foreign_key="certificate_types.id", index=True)
+    certificate_type_id: int | None = Field(default=None, foreign_key="certificate_types.id")
     # Portal sales: the Stripe PaymentIntent that pays for this certificate (one each, so a
     # webhook or a confirmation finds exactly one certificate to activate).
     stripe_payment_intent_id: str | None = Field(default=None, max_length=255)
@@ -216,11 +226,15 @@ class Activity(SQLModel, table=True):
         sa.Index("ix_activities_certificate_id", "certificate_id", "id"),
         # The live dashboard's change marker: the newest activity of a workspace, one index probe.
         sa.Index("ix_activities_ws_id", "workspace_id", "id"),
+        # An entry belongs to its certificate's own workspace, never another's: one composite
+        # key, checked once per entry (the workspace follows from the certificate's own key).
+        sa.ForeignKeyConstraint(["workspace_id", "certificate_id"], ["certificates.workspace_id", "certificates.id"],
+                                name="fk_activities_certificate"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
-    certificate_id: int = Field(foreign_key="certificates.id")
+    workspace_id: int
+    certificate_id: int
     kind: str = Field(max_length=40)
     actor: str = Field(max_length=254)
     created_at: datetime = Field(default_factory=utcnow)

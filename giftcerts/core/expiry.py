@@ -4,7 +4,9 @@ the reminders sent N days before (each certificate reminded once per threshold).
 Redemption and reactivation check the clock themselves and never depend on the sweep.
 The sweep is idempotent and safe with several workers: a row moves only through a
 conditional UPDATE (`status = 'active' AND expires_at <= now`), and on PostgreSQL the
-batch is picked with FOR UPDATE SKIP LOCKED so concurrent sweepers take different rows.
+batch is picked with FOR UPDATE SKIP LOCKED so concurrent sweepers take different rows. Batches
+come in no particular order (sorting a backlog by date cost a third of the sweep): every due
+certificate is taken by some batch, found through the Active-only index on expires_at.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ WITH moved AS (
     WHERE c.id = ANY (ARRAY(
         SELECT id FROM certificates
         WHERE status = 'active' AND expires_at <= :now
-        ORDER BY expires_at
         LIMIT :batch
         FOR UPDATE SKIP LOCKED
     )) AND c.status = 'active' AND c.expires_at <= :now
@@ -67,7 +68,7 @@ def expire_due(session: Session, *, now: datetime | None = None, batch_size: int
 
 def _expire_generic(session: Session, now: datetime, batch_size: int) -> int:
     due = select(Certificate.id).where(Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now) \
-        .order_by(Certificate.expires_at).limit(batch_size).scalar_subquery()
+        .limit(batch_size).scalar_subquery()
     moved = session.execute(
         sa.update(Certificate)
         .where(Certificate.id.in_(due), Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now)
