@@ -72,17 +72,21 @@ class AuthState(rx.State):
     def _refuse(self, exc: DomainError):
         """The UI's answer to a refused action: back to sign-in, or a clear message."""
         if isinstance(exc, NotSignedIn):
-            return rx.redirect(routes.LOGIN)
+            return rx.redirect(self._login_returning_here())
         if isinstance(exc, ValidationError):
             return rx.toast.error("Please correct the highlighted fields.")
         return rx.toast.error(exc.message)
+
+    def _login_returning_here(self) -> str:
+        url = self.router.url
+        return routes.login(url.path + (f"?{url.query}" if url.query else ""))
 
     @rx.event
     def require_login(self):
         """on_load of every dashboard page: unknown or expired sessions go to sign-in."""
         principal = self._principal()
         if principal is None:
-            return rx.redirect(routes.LOGIN)
+            return rx.redirect(self._login_returning_here())
         with db.write_session() as session:
             accounts.touch_session(session, self.session_token)
 

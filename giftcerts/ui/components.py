@@ -202,6 +202,24 @@ def empty_state(icon: str, title: str, body: str) -> rx.Component:
     )
 
 
+def loading(loaded, content: rx.Component) -> rx.Component:
+    """A spinner until the page's state has loaded, then the content."""
+    return rx.cond(~loaded, rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading"),
+                   content)
+
+
+def data_table(label: str, headers: tuple[str, ...], rows, render_row) -> rx.Component:
+    """A full-width table named for screen readers, scrolling sideways on narrow screens."""
+    return rx.el.section(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(rx.foreach(rows, render_row)),
+            width="100%", variant="surface",
+        ),
+        aria_label=label, style={"width": "100%", "overflow_x": "auto"},
+    )
+
+
 def pager(state) -> rx.Component:
     """Previous / Next for a keyset-paginated list state (page_number, next_cursor, *_page)."""
     return rx.hstack(
@@ -221,10 +239,6 @@ def detail_page(title: str, *, back_label: str, back_href: str, loaded, not_foun
         title,
         rx.link(rx.hstack(rx.icon("arrow-left", size=14), rx.text(back_label, size="2"), align="center"),
                 href=back_href),
-        rx.cond(
-            ~loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(not_found, rx.callout(not_found_text, icon="search-x", width="100%"), content),
-        ),
+        loading(loaded, rx.cond(not_found, rx.callout(not_found_text, icon="search-x", width="100%"), content)),
         actions=actions,
     )

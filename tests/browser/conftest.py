@@ -57,7 +57,7 @@ def sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/dashboard/certificates/?$"), timeout=20_000)
+    page.wait_for_url(re.compile(r"/dashboard/?$"), timeout=20_000)
 
 
 @pytest.fixture

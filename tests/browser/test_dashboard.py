@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
@@ -58,12 +59,40 @@ def test_wrong_password_is_refused_with_a_clear_message(page: Page, app_server):
     expect(page).to_have_url(re.compile(r"/login/?$"))
 
 
-def test_the_dashboard_requires_sign_in(page: Page, app_server):
-    page.goto("/dashboard/certificates")
-    expect(page).to_have_url(re.compile(r"/login/?$"))
+@pytest.fixture
+def owner(owner: Page) -> Page:
+    """Signed in as an owner, on the Certificates list (signing in opens the Overview)."""
+    owner.get_by_role("navigation").get_by_role("link", name="Certificates").click()
+    expect(owner.get_by_role("heading", name="Certificates")).to_be_visible()
+    return owner
 
 
-def test_sign_in_shows_the_certificates_list_with_masked_codes(owner: Page, app_server):
+def test_the_dashboard_requires_sign_in_and_comes_back_to_the_page_asked_for(page: Page, app_server):
+    page.goto("/dashboard/orders?q=nobody")
+    expect(page).to_have_url(re.compile(r"/login\?next=/dashboard/orders%3Fq%3Dnobody$"))
+    page.get_by_label("Email").fill(app_server["staff_email"])
+    page.get_by_label("Password").fill(app_server["staff_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/orders\?q=nobody$"))
+    expect(page.get_by_role("heading", name="Orders")).to_be_visible()
+
+
+def test_a_crafted_next_link_cannot_send_anyone_off_the_dashboard(page: Page, app_server):
+    page.goto("/login?next=//evil.example/phish")
+    page.get_by_label("Email").fill(app_server["staff_email"])
+    page.get_by_label("Password").fill(app_server["staff_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"^http://localhost:\d+/dashboard/?$"))
+
+
+def test_sign_in_opens_the_overview(page: Page, app_server):
+    sign_in(page, app_server["staff_email"], app_server["staff_password"])
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    for link in ["Overview", "Certificates", "Orders", "Expirations", "Settings"]:
+        expect(page.get_by_role("navigation").get_by_role("link", name=link)).to_be_visible()
+
+
+def test_the_certificates_list_shows_masked_codes(owner: Page, app_server):
     expect(owner.get_by_role("heading", name="Certificates")).to_be_visible()
     expect(rows(owner)).to_have_count(25)
     first_code = rows(owner).first.locator("td").first.inner_text()

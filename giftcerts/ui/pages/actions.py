@@ -10,7 +10,8 @@ from giftcerts.core import workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.notify import actions, templates
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, field_error, native_select, text_field
+from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, native_select,
+                                     text_field)
 
 TRIGGER_OPTIONS = list(actions.TRIGGERS.items())
 PLACEHOLDER_HELP = [{"name": "{{ " + k + " }}", "meaning": v} for k, v in templates.PLACEHOLDERS.items()]
@@ -235,7 +236,7 @@ def _editor() -> rx.Component:
                     rx.vstack(
                         rx.el.label("Subject", html_for="field-subject",
                                     style={"font_weight": "500", "font_size": "14px"}),
-                        rx.input(id="field-subject", value=s.subject, on_change=s.set_subject, width="100%",
+                        rx.input(id="field-subject", name="subject", value=s.subject, on_change=s.set_subject, width="100%",
                                  max_length=300, aria_describedby="subject-error"),
                         field_error(s.errors, "subject"),
                         spacing="1", width="100%",
@@ -243,7 +244,7 @@ def _editor() -> rx.Component:
                     rx.vstack(
                         rx.el.label("Email text", html_for="field-body",
                                     style={"font_weight": "500", "font_size": "14px"}),
-                        rx.text_area(id="field-body", value=s.body, on_change=s.set_body, rows="12",
+                        rx.text_area(id="field-body", name="body", value=s.body, on_change=s.set_body, rows="12",
                                      width="100%", max_length=5000, aria_describedby="body-error"),
                         field_error(s.errors, "body"),
                         spacing="1", width="100%",
@@ -317,24 +318,11 @@ def actions_page() -> rx.Component:
         rx.text("Emails sent automatically when something happens to a certificate.", size="2",
                 color=rx.color("gray", 11)),
         rx.cond(s.editing != "", _editor()),
-        rx.cond(
-            ~s.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                s.rows.length() == 0,
-                empty_state("zap", "No actions", "Add an action to email customers or staff automatically."),
-                rx.el.section(
-                    rx.table.root(
-                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                       ("Name", "When", "Send to", "Attachment", "Enabled", "")])),
-                        rx.table.body(rx.foreach(s.rows, _row_view)),
-                        width="100%", variant="surface",
-                    ),
-                    aria_label="Actions",
-                    style={"width": "100%", "overflow_x": "auto"},
-                ),
-            ),
-        ),
+        loading(s.loaded, rx.cond(
+            s.rows.length() == 0,
+            empty_state("zap", "No actions", "Add an action to email customers or staff automatically."),
+            data_table("Actions", ("Name", "When", "Send to", "Attachment", "Enabled", ""), s.rows, _row_view),
+        )),
         _delete_dialog(),
         actions=rx.cond(s.can_write, rx.button(rx.icon("plus", size=16), "New action", on_click=s.new_action)),
     )

@@ -12,7 +12,8 @@ from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, field_error, text_field, textarea_field
+from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, text_field,
+                                     textarea_field)
 
 EMPTY_FORM = {"name": "", "description": "", "accent_color": "", "image_url": "", "preset_amounts": "",
               "min_amount": "", "max_amount": "", "active": "on"}
@@ -227,25 +228,13 @@ def certificate_types_page() -> rx.Component:
                 "markets); the portal shows each visitor only the types they may buy.", size="2",
                 color=rx.color("gray", 11)),
         rx.cond(s.form_open, _form()),
-        rx.cond(
-            ~s.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                s.types.length() > 0,
-                rx.el.section(
-                    rx.table.root(
-                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                       ("Type", "Preset amounts", "Allowed amounts", "Who may buy",
-                                                        "Status", "")])),
-                        rx.table.body(rx.foreach(s.types, _row)),
-                        width="100%", variant="surface",
-                    ),
-                    aria_label="Certificate types", style={"width": "100%", "overflow_x": "auto"},
-                ),
-                empty_state("layers", "No certificate types yet",
-                            "Without types, the portal sells one plain certificate within the workspace's bounds."),
-            ),
-        ),
+        loading(s.loaded, rx.cond(
+            s.types.length() > 0,
+            data_table("Certificate types", ("Type", "Preset amounts", "Allowed amounts", "Who may buy", "Status", ""),
+                       s.types, _row),
+            empty_state("layers", "No certificate types yet",
+                        "Without types, the portal sells one plain certificate within the workspace's bounds."),
+        )),
         actions=rx.cond(s.is_owner, rx.button(rx.icon("plus", size=16), "New certificate type",
                                               on_click=CertificateTypesState.new_type)),
     )

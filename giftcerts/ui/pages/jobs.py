@@ -16,7 +16,7 @@ from giftcerts.jobs.worker import retry_job
 from giftcerts.models import Certificate, Job
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state
+from giftcerts.ui.components import dashboard_page, data_table, empty_state, loading
 
 KINDS = {"send_email": "Email", "render_pdf": "PDF", "dispatch": "Actions"}
 SHOWN = 100
@@ -102,27 +102,14 @@ def jobs_page() -> rx.Component:
         "Jobs",
         rx.text("Emails and PDFs are produced in the background and retried when they fail. "
                 "Problems are listed here.", size="2", color=rx.color("gray", 11)),
-        rx.cond(
-            ~s.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                s.rows.length() == 0,
-                empty_state("circle-check", "Everything was delivered", "No background job is failing."),
-                rx.vstack(
-                    rx.text(s.failed, " failed, ", s.waiting, " waiting for a retry", size="2"),
-                    rx.el.section(
-                        rx.table.root(
-                            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                           ("What", "Status", "Attempts", "Error", "", "")])),
-                            rx.table.body(rx.foreach(s.rows, _row)),
-                            width="100%", variant="surface",
-                        ),
-                        aria_label="Jobs",
-                        style={"width": "100%", "overflow_x": "auto"},
-                    ),
-                    width="100%",
-                ),
+        loading(s.loaded, rx.cond(
+            s.rows.length() == 0,
+            empty_state("circle-check", "Everything was delivered", "No background job is failing."),
+            rx.vstack(
+                rx.text(s.failed, " failed, ", s.waiting, " waiting for a retry", size="2"),
+                data_table("Jobs", ("What", "Status", "Attempts", "Error", "", ""), s.rows, _row),
+                width="100%",
             ),
-        ),
+        )),
         actions=rx.button(rx.icon("refresh-cw", size=16), "Refresh", variant="soft", on_click=s.on_load),
     )

@@ -26,7 +26,7 @@ class LoginState(AuthState):
     @rx.event
     def redirect_if_signed_in(self):
         if self._principal() is not None:
-            return rx.redirect(routes.CERTIFICATES)
+            return rx.redirect(self._next_page())
 
     @rx.event
     async def sign_in(self, form: dict):
@@ -50,7 +50,11 @@ class LoginState(AuthState):
             return
         self.session_token = outcome.token
         self._principal()
-        return rx.redirect(routes.CERTIFICATES)
+        return rx.redirect(self._next_page())
+
+    def _next_page(self) -> str:
+        """The dashboard page that sent the visitor here (?next=...), else the Overview."""
+        return routes.after_sign_in(self.router.url.query_parameters.get("next", ""))
 
 
 def login_page() -> rx.Component:

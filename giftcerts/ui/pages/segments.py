@@ -12,7 +12,8 @@ from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, native_select, text_field, textarea_field
+from giftcerts.ui.components import (dashboard_page, data_table, empty_state, loading, native_select, text_field,
+                                     textarea_field)
 
 KINDS = [(SegmentKind.CUSTOMER_GROUP.value, "Customer group"), (SegmentKind.MARKET.value, "Market")]
 EMPTY_FORM = {"name": "", "kind": SegmentKind.CUSTOMER_GROUP.value, "market_code": "", "members": ""}
@@ -215,23 +216,11 @@ def segments_page() -> rx.Component:
                 "market in the portal link). Assign segments on the Certificate types page.", size="2",
                 color=rx.color("gray", 11)),
         rx.cond(s.form_open, _form()),
-        rx.cond(
-            ~s.loaded,
-            rx.center(rx.spinner(size="3"), padding="3rem", width="100%"),
-            rx.cond(
-                s.rows.length() > 0,
-                rx.el.section(
-                    rx.table.root(
-                        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                       ("Segment", "Kind", "Who", "Certificate types", "")])),
-                        rx.table.body(rx.foreach(s.rows, _row)),
-                        width="100%", variant="surface",
-                    ),
-                    aria_label="Segments", style={"width": "100%", "overflow_x": "auto"},
-                ),
-                empty_state("users", "No segments yet", "Every certificate type is open to everyone."),
-            ),
-        ),
+        loading(s.loaded, rx.cond(
+            s.rows.length() > 0,
+            data_table("Segments", ("Segment", "Kind", "Who", "Certificate types", ""), s.rows, _row),
+            empty_state("users", "No segments yet", "Every certificate type is open to everyone."),
+        )),
         _delete_dialog(),
         actions=rx.cond(s.is_owner, rx.button(rx.icon("plus", size=16), "New segment",
                                               on_click=SegmentsState.new_segment)),
