@@ -67,6 +67,14 @@ def owner(page, app_server) -> Page:
 
 
 @pytest.fixture
+def certificates_list(owner: Page) -> Page:
+    """Signed in as an owner, on the Certificates list (signing in opens the Overview)."""
+    owner.get_by_role("navigation").get_by_role("link", name="Certificates").click()
+    expect(owner.get_by_role("heading", name="Certificates")).to_be_visible()
+    return owner
+
+
+@pytest.fixture
 def viewer(page, app_server) -> Page:
     sign_in(page, app_server["viewer_email"], app_server["viewer_password"])
     return page

@@ -102,7 +102,8 @@ def test_a_sale_made_through_the_api_appears_on_the_open_overview_without_reload
     assert navigations == []
 
 
-def test_a_sale_appears_on_the_open_certificates_list_without_reload(owner: Page, app_server):
+def test_a_sale_appears_on_the_open_certificates_list_without_reload(certificates_list: Page, app_server):
+    owner = certificates_list
     rows = owner.get_by_role("region", name="Certificates").locator("tbody tr")
     expect(rows).to_have_count(25)
     sold = sell_through_api(app_server, 4500)
@@ -110,7 +111,8 @@ def test_a_sale_appears_on_the_open_certificates_list_without_reload(owner: Page
     expect(rows.first).to_contain_text("$45.00")
 
 
-def test_export_csv_downloads_the_filtered_list(owner: Page, app_server):
+def test_export_csv_downloads_the_filtered_list(certificates_list: Page, app_server):
+    owner = certificates_list
     owner.get_by_label("Status").select_option("voided")
     expect(owner.get_by_role("region", name="Certificates").locator("tbody tr").first).to_contain_text("Voided")
     with owner.expect_download() as download_info:
