@@ -311,6 +311,14 @@ WITH o AS MATERIALIZED (
     INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
     SELECT :workspace_id, c.id, :kind, :actor, :now, 'Order ' || o.reference FROM c, o
     RETURNING id
+), q AS (
+    -- outbox.dispatch, folded in: the "redeemed" actions' emails, if the workspace has any
+    INSERT INTO jobs (workspace_id, certificate_id, kind, payload, status, attempts, max_attempts, run_after,
+                      last_error, created_at)
+    SELECT :workspace_id, c.id, :job_kind, :job_payload, 'queued', 0, :job_attempts, :now, '', :now FROM c
+    WHERE EXISTS (SELECT 1 FROM actions
+                  WHERE workspace_id = :workspace_id AND trigger = :trigger AND enabled)
+    RETURNING id
 )
 SELECT r.id, c.id, c.amount_cents, c.currency, (SELECT count(*) FROM paid), (SELECT count(*) FROM a),
        paid.amount_due_cents, o.reference, o.status, o.currency, o.total_cents, o.customer_email, o.created_at,
@@ -347,7 +355,7 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
     now = now or utcnow()
     rows = db.execute_hot(session, _REDEEM_AT_ONCE, {
         "order_id": order_id, "workspace_id": workspace_id, "code": normalized, "now": now,
-        "actor": actor[:254], "kind": ActivityKind.REDEEMED.value,
+        "actor": actor[:254], "kind": ActivityKind.REDEEMED.value, **outbox.dispatch_columns("redeemed"),
     })
     if not rows:
         return None
@@ -355,7 +363,6 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
      order_currency, total_cents, customer_email, created_at, earlier, unchanged) = rows[0]
     if paid != 1 or logged != 1:  # cannot happen under the lock; never commit half a redemption
         raise RuntimeError(f"redemption of certificate {certificate_id} on order {order_id} was not all-or-nothing")
-    outbox.on_redeemed(session, workspace_id=workspace_id, certificate_id=certificate_id)  # as _transition does
     order = OrderAfter(id=order_id, reference=reference, status=status, currency=order_currency,
                        total_cents=total_cents, amount_due_cents=amount_due, customer_email=customer_email,
                        created_at=created_at)

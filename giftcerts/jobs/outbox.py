@@ -22,6 +22,7 @@ S = CertificateStatus
 RENDER_PDF = "render_pdf"   # render and store a certificate's PDF
 DISPATCH = "dispatch"       # expand a trigger into one send_email job per action and address
 SEND_EMAIL = "send_email"   # send one email, record "Sent"
+DEFAULT_MAX_ATTEMPTS = 8
 
 
 def insert_ignore(session: Session, table, values: dict, *, conflict: list[str]) -> bool:
@@ -35,7 +36,7 @@ def insert_ignore(session: Session, table, values: dict, *, conflict: list[str])
 
 def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificate_id: int | None = None,
             payload: dict | None = None, dedupe_key: str | None = None, run_after: datetime | None = None,
-            max_attempts: int = 8) -> bool:
+            max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> bool:
     """Add a job to the caller's transaction. With a `dedupe_key`, a second enqueue is a no-op."""
     now = utcnow()
     values = dict(workspace_id=workspace_id, certificate_id=certificate_id, kind=kind,
@@ -72,10 +73,11 @@ def on_created(session: Session, cert: Certificate) -> None:
     dispatch(session, cert, "created")
 
 
-def on_redeemed(session: Session, *, workspace_id: int, certificate_id: int) -> None:
-    """The hook of the one-statement redemption (`redemption.redeem_at_once`), which moves a
-    certificate to Redeemed without going through `lifecycle._transition` or loading it."""
-    dispatch_ids(session, workspace_id=workspace_id, certificate_id=certificate_id, trigger="redeemed")
+def dispatch_columns(trigger: str) -> dict:
+    """The values of the dispatch job that `dispatch` queues for `trigger`, for statements that
+    queue it themselves in SQL (the one-statement redemption), so that both write the same row."""
+    return {"job_kind": DISPATCH, "job_payload": json.dumps({"trigger": trigger}, sort_keys=True),
+            "job_attempts": DEFAULT_MAX_ATTEMPTS, "trigger": trigger}
 
 
 def dispatch(session: Session, cert: Certificate, trigger: str, *, dedupe_key: str | None = None,
