@@ -1,4 +1,5 @@
-"""The demo workspace: a staff owner, an API key and a few hundred certificates in every status.
+"""The demo workspace: a staff owner, an API key and a few hundred certificates in every status
+(the redeemed ones paid part of a booking, so the Orders page has them too).
 
 Idempotent: certificates are created once; each run issues a fresh owner password and
 API key (the previous demo key is revoked), because neither can be read back once stored.
@@ -15,7 +16,7 @@ from sqlmodel import Session, select
 
 from giftcerts import config
 from giftcerts.clock import utcnow
-from giftcerts.core import accounts, apikeys, lifecycle, workspaces
+from giftcerts.core import accounts, apikeys, lifecycle, redemption, workspaces
 from giftcerts.core.accounts import _hasher
 from giftcerts.models import ApiKey, Certificate, CertificateSource, Job, StaffRole, StaffUser
 
@@ -95,8 +96,11 @@ def _certificates(session: Session, ws) -> None:
         if cert.expires_at <= now and fate < 0.75:
             lifecycle.expire_certificate(session, ws, certificate_id=cert.id, now=cert.expires_at)
         elif fate < 0.40 and later < min(now, cert.expires_at):
-            lifecycle.redeem_certificate(session, ws, certificate_id=cert.id, order_reference=f"BK-{10000 + n}",
-                                         actor="booking platform", now=later)
+            # A booking paid partly with the certificate: the order shows it and what was still due.
+            order = redemption.create_order(session, ws, reference=f"BK-{10000 + n}",
+                                            total_cents=cert.amount_cents + rng.choice([0, 4500, 12000, 38000]),
+                                            customer_email=cert.recipient_email, now=later)
+            redemption.redeem(session, ws, code=cert.code, order_id=order.id, actor="booking platform", now=later)
         elif fate < 0.48 and later < now:
             lifecycle.void_certificate(session, ws, certificate_id=cert.id, actor=DEMO_EMAIL, now=later,
                                        reason=rng.choice(["Customer refund", "Duplicate sale", "Typo in recipient"]))
