@@ -62,10 +62,11 @@ def test_every_operation_conforms_to_its_document(schema, tenant, op, mode):
         options = {"excluded_checks": [positive_data_acceptance],
                    "additional_checks": [rule_refusals_name_body_fields(op)]}
 
-    # A generated query parameter whose value is None is silently dropped by the HTTP client, so
-    # such a "negative" case reaches the server as a valid request: leave those out.
+    # A generated query parameter whose value is None or an empty list is silently dropped by the
+    # HTTP client (`{"cursor": 1, "": []}` is sent as `?cursor=1`), so such a "negative" case
+    # reaches the server as a valid request: leave those out.
     cases = operation.as_strategy(generation_mode=mode).filter(
-        lambda case: not any(value is None for value in (case.query or {}).values()))
+        lambda case: not any(value is None or value == [] for value in (case.query or {}).values()))
 
     @given(case=cases)
     @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
