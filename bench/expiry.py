@@ -3,16 +3,17 @@
 1. creates a throwaway PostgreSQL database (dropped at the end), migrates it, creates three
    workspaces (different timezones) with `create_workspace`, and bulk-loads N Active
    certificates already past `expires_at` with one INSERT ... SELECT generate_series;
-2. times the sweep exactly as the worker runs it: `lifecycle.expire_due(session, batch_size=B)`
-   in its own `giftcerts.db.write_session` transaction, repeated until nothing is due
-   (each certificate: conditional UPDATE to Expired + one "Expired" activity entry);
+2. times the sweep exactly as the worker runs it: `expiry.expire_backlog`, i.e.
+   `expire_due(session, batch_size=B)` in its own transaction, repeated until nothing is due,
+   by SWEEPERS connections at once (each certificate: conditional UPDATE to Expired + one
+   "Expired" activity entry);
 3. checks the result (N expired, N activity rows, nothing Active and due), runs the sweep once
    more to show it is idempotent (0 rows), and times a baseline in the same database: one bare
    `UPDATE certificates SET status = ... ` over the same N rows (no activity log, no batching);
 4. prints the figures, the ratio to the baseline and PASS/FAIL against the target (<= 30 s).
 
 Usage:
-    .venv/bin/python bench/expiry.py [--rows N] [--batch B]
+    .venv/bin/python bench/expiry.py [--rows N] [--batch B] [--sweepers K]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sqlalchemy as sa  # noqa: E402
 from giftcerts import db, migrate  # noqa: E402
 from giftcerts.clock import utcnow  # noqa: E402
 from giftcerts.core import lifecycle, workspaces  # noqa: E402
-from giftcerts.jobs.worker import SWEEP_BATCH  # noqa: E402
+from giftcerts.core.expiry import SWEEP_BATCH, SWEEPERS, expire_backlog  # noqa: E402
 
 ADMIN = os.environ.get("GIFTCERTS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TARGET_S = 30.0
@@ -52,6 +53,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=SWEEP_BATCH, help=f"rows per transaction (the worker uses {SWEEP_BATCH})")
+    parser.add_argument("--sweepers", type=int, default=SWEEPERS,
+                        help=f"sweepers at once (the worker uses {SWEEPERS} on this machine)")
     args = parser.parse_args()
 
     name = f"giftcerts_bench_expiry_{secrets.token_hex(4)}"
@@ -71,21 +74,15 @@ def main() -> int:
         print(f"loaded {args.rows:,} due certificates in {time.perf_counter() - start:.1f} s")
 
         now = utcnow()
-        batches = 0
         start = time.perf_counter()
-        while True:
-            with db.write_session(url) as s:
-                moved = lifecycle.expire_due(s, now=now, batch_size=args.batch)
-            batches += 1
-            if moved == 0:
-                break
+        moved = expire_backlog(url, now=now, batch_size=args.batch, sweepers=args.sweepers)
         sweep = time.perf_counter() - start
 
         with db.read_session(url) as s:
             expired = s.execute(sa.text("SELECT count(*) FROM certificates WHERE status = 'expired'")).scalar()
             logged = s.execute(sa.text("SELECT count(*) FROM activities WHERE kind = 'Expired'")).scalar()
             sample = s.execute(sa.text("SELECT details FROM activities WHERE kind = 'Expired' LIMIT 1")).scalar()
-        assert expired == args.rows and logged == args.rows, (expired, logged)
+        assert moved == expired == args.rows and logged == args.rows, (moved, expired, logged)
         with db.write_session(url) as s:
             assert lifecycle.expire_due(s, now=now, batch_size=args.batch) == 0  # idempotent
 
@@ -95,7 +92,7 @@ def main() -> int:
         baseline = time.perf_counter() - start
 
         print(f"sweep: {args.rows:,} certificates expired in {sweep:.1f} s ({args.rows / sweep:,.0f}/s), "
-              f"{batches - 1} transactions of {args.batch}, one activity entry each (e.g. \"{sample}\")")
+              f"{args.sweepers} sweeper(s), transactions of {args.batch}, one activity entry each (e.g. \"{sample}\")")
         print(f"baseline: one bare UPDATE of the same {args.rows:,} rows in {baseline:.1f} s "
               f"(sweep = {sweep / baseline:.1f}x baseline)")
         ok = sweep <= TARGET_S

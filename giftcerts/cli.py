@@ -8,7 +8,7 @@ import json
 import sys
 
 from giftcerts import db, migrate
-from giftcerts.core import accounts, apikeys, lifecycle, workspaces
+from giftcerts.core import accounts, apikeys, expiry, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 
 
@@ -62,13 +62,7 @@ def cmd_apikey_create(args) -> None:
 
 
 def cmd_expire(args) -> None:
-    total = 0
-    while True:
-        with db.write_session() as session:
-            n = lifecycle.expire_due(session, batch_size=args.batch)
-        total += n
-        if n < args.batch:
-            break
+    total = expiry.expire_backlog(batch_size=args.batch)
     print(f"Expired {total} certificates.")
 
 

@@ -12,11 +12,14 @@ certificate is taken by some batch, found through the Active-only index on expir
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from giftcerts import db
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core.activity import SYSTEM_ACTOR, ActivityKind
 from giftcerts.models import Action, Activity, Certificate, CertificateStatus, ExpiryReminder, Job, Workspace
@@ -64,6 +67,37 @@ def expire_due(session: Session, *, now: datetime | None = None, batch_size: int
         }).one()
         return moved
     return _expire_generic(session, now, batch_size)
+
+
+SWEEP_BATCH = 5000  # certificates expired per transaction
+# Sweepers at once on PostgreSQL. Measured with a million due certificates on 2 cores: one
+# takes 80 s, two 45 s, four 52 s (bench/expiry.py); SQLite has a single writer: one.
+SWEEPERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def expire_backlog(url: str | None = None, *, now: datetime | None = None, batch_size: int = SWEEP_BATCH,
+                   sweepers: int | None = None) -> int:
+    """Expire everything due at `now`, one transaction per batch, with several sweepers at once
+    on PostgreSQL; returns how many certificates moved.
+
+    A sweeper stops at its first short batch: SKIP LOCKED gave it every due row nobody else
+    held, so whatever remains is in another sweeper's batch and that one carries on."""
+    now = now or utcnow()
+
+    def sweep() -> int:
+        moved = 0
+        while True:
+            with db.write_session(url) as session:
+                n = expire_due(session, now=now, batch_size=batch_size)
+            moved += n
+            if n < batch_size:
+                return moved
+
+    count = sweepers or SWEEPERS
+    if count == 1 or db.engine(url).dialect.name != "postgresql":
+        return sweep()
+    with ThreadPoolExecutor(count, thread_name_prefix="expiry-sweep") as pool:
+        return sum(pool.map(lambda _: sweep(), range(count)))
 
 
 def _expire_generic(session: Session, now: datetime, batch_size: int) -> int:

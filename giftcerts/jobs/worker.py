@@ -34,7 +34,6 @@ log = logging.getLogger("giftcerts.worker")
 LEASE_SECONDS = float(os.environ.get("GIFTCERTS_JOB_LEASE_SECONDS", "120"))
 BACKOFF_SECONDS = float(os.environ.get("GIFTCERTS_JOB_BACKOFF_SECONDS", "10"))
 MAX_BACKOFF_SECONDS = 3600
-SWEEP_BATCH = 5000  # certificates expired per transaction
 SWEEP_SECONDS = float(os.environ.get("GIFTCERTS_SWEEP_SECONDS", "60"))
 IDEMPOTENCY_DAYS = 7
 DONE_JOBS_DAYS = 30
@@ -133,13 +132,7 @@ class Worker:
             return {}
         self._last_sweep = time.monotonic()
         now = utcnow()
-        expired = 0
-        while True:
-            with db.write_session(self.url) as session:
-                n = expiry.expire_due(session, now=now, batch_size=SWEEP_BATCH)
-            expired += n
-            if n < SWEEP_BATCH:
-                break
+        expired = expiry.expire_backlog(self.url, now=now)
         with db.write_session(self.url) as session:
             reminders = expiry.send_due_reminders(session, now=now)
         with db.write_session(self.url) as session:

@@ -193,3 +193,23 @@ def test_notify_explains_when_no_reminder_action_is_enabled(db_url):
             actions.set_enabled(s, ws, action_id=a.id, enabled=False)
         with pytest.raises(InvalidTransition, match="Actions"):
             expiry.notify_expiring(s, ws, certificate_ids=[cert.id], actor="staff@example.com")
+
+
+@pytest.mark.parametrize("sweepers", [1, 3])
+def test_the_backlog_sweep_expires_every_due_certificate_once_whatever_the_sweepers(db_url, sweepers):
+    """The worker's sweep: batch after batch until nothing is due, several sweepers at once on
+    PostgreSQL (one on SQLite); certificates not yet due stay Active."""
+    now = utcnow()
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, expiry_days=10)
+        due = [make_certificate(s, ws, now=now - timedelta(days=11)).id for _ in range(23)]
+        fresh = make_certificate(s, ws, now=now).id
+    assert expiry.expire_backlog(db_url, now=now, batch_size=4, sweepers=sweepers) == 23
+    assert expiry.expire_backlog(db_url, now=now, batch_size=4, sweepers=sweepers) == 0
+    with db.read_session(db_url) as s:
+        statuses = dict(s.execute(sa.select(Certificate.id, Certificate.status)
+                                  .where(Certificate.workspace_id == ws.id)).all())
+        logged = s.execute(sa.text("SELECT certificate_id FROM activities WHERE kind = 'Expired' AND workspace_id = :ws"),
+                           {"ws": ws.id}).scalars().all()
+    assert {statuses[i] for i in due} == {"expired"} and statuses[fresh] == "active"
+    assert sorted(logged) == sorted(due)
