@@ -15,6 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,17 +50,26 @@ def sqlite_url(tmp_path_factory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_url():
-    name = f"giftcerts_test_{secrets.token_hex(4)}"
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = _pg_url(name)
-    migrate.upgrade(url)
-    yield url
-    db.dispose_all()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        db.dispose_all()
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with throwaway_postgres("giftcerts_test") as url:
+        yield url
 
 
 def _wipe(url: str) -> None:

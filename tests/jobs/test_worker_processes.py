@@ -13,14 +13,13 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
 from giftcerts import db, migrate
 from giftcerts.models import Action, Job
-from tests.conftest import PG_ADMIN_URL, ROOT, _pg_url
+from tests.conftest import ROOT, throwaway_postgres
 from tests.factories import make_certificate, make_workspace
 
 GIFTCERTS = str(Path(sys.executable).parent / "giftcerts")
@@ -99,15 +98,8 @@ def test_killing_the_worker_ten_times_loses_no_email_and_duplicates_at_most_one_
 
 @pytest.fixture
 def fresh_postgres():
-    name = f"giftcerts_workers_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = _pg_url(name)
-    migrate.upgrade(url)
-    yield url
-    db.dispose_all()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres("giftcerts_workers") as url:
+        yield url
 
 
 def test_two_workers_on_postgresql_never_run_the_same_job_twice(fresh_postgres, mail_sink):
