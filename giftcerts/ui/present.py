@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from giftcerts.clock import format_date, format_local
-from giftcerts.core import money
+from giftcerts.core import money, reports
 from giftcerts.core.activity import MEANINGS, ActivityKind
 from giftcerts.core.codes import format_code, mask_code
 from giftcerts.models import Activity, Certificate, CertificateStatus, Workspace
@@ -36,7 +36,7 @@ def certificate_detail(cert: Certificate, ws: Workspace) -> dict[str, str]:
         "code": format_code(cert.code),
         "purchaser_name": cert.purchaser_name,
         "message": cert.message or "",
-        "source": cert.source.capitalize(),
+        "source": reports.SOURCES.get(cert.source, cert.source),
         "created_at": when(cert.created_at),
         "activated_at": when(cert.activated_at),
         "expires_at": when(cert.expires_at),
