@@ -65,6 +65,17 @@ def test_resend_email_to_another_address(owner: Page, app_server):
     assert any(p.get_content_type() == "application/pdf" for p in email.iter_attachments())
 
 
+def test_a_resend_dialog_left_open_is_closed_when_the_page_loads_again(owner: Page, app_server):
+    with db.read_session(app_server["db_url"]) as s:
+        cert = s.exec(select(Certificate).where(Certificate.status == "active").order_by(Certificate.id)).first()
+    owner.goto(f"/dashboard/certificates/{cert.id}")
+    owner.get_by_role("button", name="Resend email").click()
+    expect(owner.get_by_role("dialog")).to_be_visible()
+    owner.reload()
+    expect(owner.get_by_role("button", name="Void")).to_be_visible()
+    expect(owner.get_by_role("dialog")).to_have_count(0)
+
+
 def test_edit_an_action_and_see_the_preview(owner: Page, app_server):
     owner.get_by_role("link", name="Actions").click()
     expect(owner.get_by_role("region", name="Actions")).to_contain_text("Receipt to purchaser")

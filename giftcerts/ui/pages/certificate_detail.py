@@ -52,7 +52,7 @@ class CertificateState(AuthState):
     @rx.event
     def on_load(self):
         self.loaded = False
-        self.void_open = False
+        self.void_open = self.resend_open = False  # a dialog left open does not reopen on the next page
         self.errors = {}
         try:
             principal = self._guard()
