@@ -19,6 +19,7 @@ from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
 from giftcerts.ui.pages.demo_checkout import DemoCheckoutState, demo_checkout_page
 from giftcerts.ui.pages.login import LoginState, login_page
 from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
+from giftcerts.ui.pages.not_found import not_found_page
 from giftcerts.ui.pages.order_detail import OrderState, order_page
 from giftcerts.ui.pages.orders import OrdersState, orders_page
 from giftcerts.ui.pages.overview import OverviewState, overview_page
@@ -52,6 +53,7 @@ def _index() -> rx.Component:
     return rx.center(rx.spinner(), min_height="100vh")
 
 
+app.add_page(not_found_page, route="404", title="Page not found · giftcerts")
 app.add_page(_index, route="/", on_load=rx.redirect(routes.DASHBOARD), title="giftcerts")
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts", on_load=LoginState.redirect_if_signed_in)
 app.add_page(overview_page, route=routes.DASHBOARD, title="Overview · giftcerts",

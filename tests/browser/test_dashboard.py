@@ -293,3 +293,11 @@ def test_pages_fit_tablet_and_laptop_widths(owner: Page, app_server):
 def test_the_app_serves_its_icon(page: Page, app_server):
     response = page.request.get(f"{app_server['base']}/favicon.svg")
     assert response.status == 200 and b"<svg" in response.body()
+
+
+def test_an_address_that_leads_nowhere_says_so_and_links_back(page: Page, app_server):
+    page.goto("/dashboard/no-such-page")
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    expect(page).to_have_title(re.compile("Page not found"))
+    page.get_by_role("link", name="Go to the dashboard").click()
+    expect(page).to_have_url(re.compile(r"/login"))  # not signed in: the dashboard asks for it first
