@@ -24,3 +24,17 @@ def format_local(moment: datetime | None, tz_name: str, fmt: str = "%Y-%m-%d %H:
 
 def format_date(moment: datetime | None, tz_name: str) -> str:
     return format_local(moment, tz_name, "%Y-%m-%d")
+
+
+def days_until(moment: datetime, tz_name: str, now: datetime | None = None) -> int:
+    """Calendar days from today to `moment`'s date, both in the workspace's timezone (0: today).
+
+    Counted by dates, not by 24-hour periods, so that a certificate expiring tomorrow morning is
+    "tomorrow" tonight, and two certificates expiring on consecutive days are a day apart."""
+    today = to_local(now or utcnow(), tz_name).date()
+    return max(0, (to_local(moment, tz_name).date() - today).days)
+
+
+def in_days(days: int) -> str:
+    """0 -> "today", 1 -> "tomorrow", n -> "in n days"."""
+    return "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"

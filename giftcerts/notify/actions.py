@@ -57,7 +57,7 @@ We have emailed the certificate to {{ recipient_name }}.
 REMINDER_SUBJECT = "Your {{ workspace_name }} gift certificate expires on {{ expires_on }}"
 REMINDER_BODY = """Hello {{ recipient_name }},
 
-A friendly reminder: your {{ amount }} gift certificate expires in {{ days_left }} days, on {{ expires_on }}.
+A friendly reminder: your {{ amount }} gift certificate expires {{ expires_in }}, on {{ expires_on }}.
 
 Your code: {{ code }}
 

@@ -15,7 +15,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
 from giftcerts import config
-from giftcerts.clock import format_date, utcnow
+from giftcerts.clock import days_until, format_date, in_days, utcnow
 from giftcerts.core import money
 from giftcerts.core.codes import format_code, mask_code
 from giftcerts.models import Certificate, Workspace
@@ -29,7 +29,8 @@ PLACEHOLDERS: dict[str, str] = {
     "code": "Full redemption code",
     "code_masked": "Code with only its last 4 characters",
     "expires_on": "Expiry date",
-    "days_left": "Days until expiry",
+    "days_left": "Days until expiry (a number)",
+    "expires_in": "“today”, “tomorrow” or “in 12 days”",
     "message": "Personal message",
     "workspace_name": "Your workspace's name",
     "status": "Certificate status",
@@ -41,7 +42,8 @@ SAMPLE: dict[str, str] = {
     "recipient_name": "Robin Traveller", "recipient_email": "robin@example.com",
     "purchaser_name": "Pat Buyer", "purchaser_email": "pat@example.com",
     "amount": "$250.00", "code": "7K3M-Q9XD-K7QP", "code_masked": "••••-••••-K7QP",
-    "expires_on": "2027-06-30", "days_left": "30", "message": "Happy birthday! Enjoy an adventure on us.",
+    "expires_on": "2027-06-30", "days_left": "30", "expires_in": "in 30 days",
+    "message": "Happy birthday! Enjoy an adventure on us.",
     "workspace_name": "Alpine Tours", "status": "Active",
     "booking_link": "https://booking.example.com/?gift_certificate=7K3M-Q9XD-K7QP",
     "pdf_link": "https://gifts.example.com/certificates/pdf/…",
@@ -61,14 +63,15 @@ def context(cert: Certificate, workspace: Workspace, *, pdf_link: str = "", now=
     from giftcerts.documents.pdf import booking_link  # documents imports WeasyPrint: load on demand
 
     now = now or utcnow()
-    days = max(0, (cert.expires_at - now).days) if cert.expires_at else 0
+    days = days_until(cert.expires_at, workspace.timezone, now) if cert.expires_at else 0
     return {
         "recipient_name": cert.recipient_name, "recipient_email": cert.recipient_email,
         "purchaser_name": cert.purchaser_name, "purchaser_email": cert.purchaser_email,
         "amount": money.format_money(cert.amount_cents, cert.currency),
         "code": format_code(cert.code), "code_masked": mask_code(cert.code),
         "expires_on": format_date(cert.expires_at, workspace.timezone) or "no expiry date",
-        "days_left": str(days), "message": cert.message or "", "workspace_name": workspace.name,
+        "days_left": str(days), "expires_in": in_days(days),
+        "message": cert.message or "", "workspace_name": workspace.name,
         "status": cert.status.capitalize(),
         "booking_link": booking_link(workspace, format_code(cert.code)),
         "pdf_link": pdf_link or config.public_url(),

@@ -47,6 +47,22 @@ def test_the_preview_renders_sample_data_and_escapes_html_in_the_html_part():
     assert "&lt;b&gt;$250.00&lt;/b&gt;" in rendered.html
 
 
+def test_the_reminder_says_today_or_tomorrow_rather_than_0_or_1_days(db_url):
+    from datetime import datetime, timezone
+
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, timezone="America/New_York")
+        cert = make_certificate(s, ws)
+        evening = datetime(2026, 12, 2, 3, 0, tzinfo=timezone.utc)  # 22:00 on 1 December in New York
+        cert.expires_at = datetime(2026, 12, 2, 13, 0, tzinfo=timezone.utc)  # 08:00 the next morning
+        ctx = templates.context(cert, ws, now=evening)
+        assert (ctx["days_left"], ctx["expires_in"], ctx["expires_on"]) == ("1", "tomorrow", "2026-12-02")
+        cert.expires_at = datetime(2026, 12, 2, 4, 0, tzinfo=timezone.utc)  # 23:00 the same evening
+        rendered = templates.render(actions.REMINDER_SUBJECT, actions.REMINDER_BODY,
+                                    templates.context(cert, ws, now=evening))
+    assert "expires today, on 2026-12-01." in rendered.text
+
+
 def test_staff_addresses_are_validated():
     with pytest.raises(ValidationError) as exc:
         actions.validate(name="X", trigger="redeemed", recipients=["staff"], staff_emails="office@, x",
@@ -103,6 +119,8 @@ def test_a_reminder_email_is_sent_and_logged_as_reminder_sent(db_url, mail_sink)
     reminders = mail_sink.messages()[before:]
     assert [m["To"] for m in reminders] == ["robin@example.com"]
     assert "expires" in reminders[0]["Subject"]
+    expires_on = (now + timedelta(days=20)).strftime("%Y-%m-%d")
+    assert f"expires in 20 days, on {expires_on}." in reminders[0].get_body(("plain",)).get_content()
     with db.read_session(db_url) as s:
         assert [a.kind for a in activity.history(s, workspace_id=ws.id, certificate_id=cert.id)].count(
             "Reminder sent") == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.clock import format_date, utcnow
+from giftcerts.clock import days_until, format_date, utcnow
 from giftcerts.core import expiry, money, workspaces
 from giftcerts.core.codes import mask_code
 from giftcerts.core.errors import DomainError
@@ -39,7 +39,7 @@ class ExpirationsState(AuthState):
             "id": str(c.id), "code": mask_code(c.code), "recipient": c.recipient_name,
             "recipient_email": c.recipient_email, "amount": money.format_money(c.amount_cents, c.currency),
             "expires": format_date(c.expires_at, ws.timezone),
-            "days_left": str(max(0, (c.expires_at - now).days)),
+            "days_left": str(days_until(c.expires_at, ws.timezone, now)),
         } for c in certs]
         self.count, self.total, self.timezone = count, money.format_money(total, ws.currency), ws.timezone
         visible = {r["id"] for r in self.rows}
