@@ -10,6 +10,7 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from giftcerts.api import exports
+from giftcerts.api import staff_sessions
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.framing import frame_ancestors
 from giftcerts.ui import routes
@@ -40,10 +41,10 @@ from giftcerts.ui.pages.jobs import JobsState, jobs_page
 
 
 app = rx.App(
-    # Stripe webhooks, the JSON API, PDF downloads and the staff CSV exports, then a wrapper
-    # adding CSP frame-ancestors to the widget's pages.
-    api_transformer=[Starlette(routes=[*stripe_webhooks.routes(), *api_routes(), *document_routes(),
-                                       *exports.routes()]), frame_ancestors],
+    # Staff sign-in and sign-out, Stripe webhooks, the JSON API, PDF downloads and the staff CSV
+    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages.
+    api_transformer=[Starlette(routes=[*staff_sessions.routes(), *stripe_webhooks.routes(), *api_routes(),
+                                       *document_routes(), *exports.routes()]), frame_ancestors],
     head_components=[rx.el.meta(name="referrer", content="same-origin"),
                      rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
 )
@@ -55,7 +56,8 @@ def _index() -> rx.Component:
 
 app.add_page(not_found_page, route="404", title="Page not found · giftcerts")
 app.add_page(_index, route="/", on_load=rx.redirect(routes.DASHBOARD), title="giftcerts")
-app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts", on_load=LoginState.redirect_if_signed_in)
+app.add_page(login_page, route=routes.LOGIN, title="Sign in · giftcerts",
+             on_load=[LoginState.redirect_if_signed_in, LoginState.show_outcome])
 app.add_page(overview_page, route=routes.DASHBOARD, title="Overview · giftcerts",
              on_load=[OverviewState.require_login, OverviewState.on_load])
 app.add_page(certificates_page, route=routes.CERTIFICATES, title="Certificates · giftcerts",

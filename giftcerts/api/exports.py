@@ -17,13 +17,12 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from giftcerts import db
+from giftcerts.api.staff_sessions import SESSION_COOKIE
 from giftcerts.core import accounts, exports, reports, workspaces
 from giftcerts.core.accounts import Principal
 from giftcerts.core.errors import DomainError
 from giftcerts.models import Workspace
 
-# The dashboard's session cookie (giftcerts.ui.auth_state.SESSION_COOKIE; kept free of Reflex here).
-SESSION_COOKIE = "gc_session"
 CERTIFICATES_CSV = "/exports/certificates.csv"
 OVERVIEW_CSV = "/exports/overview.csv"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

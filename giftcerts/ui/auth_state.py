@@ -4,35 +4,36 @@ Any browser can call any public event handler over the websocket, whatever the p
 shows, so each handler that reads or writes workspace data calls `_principal()` (or
 `_guard()`) itself: the session token is looked up in the database every time, which
 also makes sign-out and expiry take effect at once. Public vars hold only what the
-signed-in staff member may see; the token lives in a cookie, never in a public var.
+signed-in staff member may see.
+
+The token lives in an HttpOnly cookie that the server sets (giftcerts.api.staff_sessions); it
+is read here from the websocket's handshake headers, which stay on the server, and is never
+a state var, so it never travels to the browser's scripts.
 """
 
 from __future__ import annotations
 
 import reflex as rx
 
-from giftcerts import config, db
+from giftcerts import db
+from giftcerts.api.staff_sessions import token_from_cookies
 from giftcerts.core import accounts, workspaces
 from giftcerts.core.accounts import Principal
 from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError
 from giftcerts.models import Workspace
 from giftcerts.ui import routes
 
-SESSION_COOKIE = "gc_session"
-
 
 class AuthState(rx.State):
-    session_token: str = rx.Cookie(
-        "",
-        name=SESSION_COOKIE,
-        same_site="strict",
-        secure=config.public_url().startswith("https://"),
-        max_age=config.SESSION_MAX_DAYS * 24 * 3600,
-    )
     staff_email: str = ""
     staff_role: str = ""
     workspace_name: str = ""
     workspace_slug: str = ""
+
+    @property
+    def session_token(self) -> str:
+        """This browser's session token, from the cookie its websocket connected with."""
+        return token_from_cookies(self.router.headers.cookie)
 
     @rx.var
     def can_write(self) -> bool:
@@ -89,11 +90,3 @@ class AuthState(rx.State):
             return rx.redirect(self._login_returning_here())
         with db.write_session() as session:
             accounts.touch_session(session, self.session_token)
-
-    @rx.event
-    def sign_out(self):
-        with db.write_session() as session:
-            accounts.sign_out(session, self.session_token)
-        self.session_token = ""
-        self.staff_email = self.staff_role = self.workspace_name = self.workspace_slug = ""
-        return rx.redirect(routes.LOGIN)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_core.el.elements.forms import Form
 
+from giftcerts.api.staff_sessions import SIGN_OUT
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
 
@@ -69,13 +71,28 @@ def _sidebar() -> rx.Component:
     )
 
 
+class _PostForm(Form):
+    """A form the browser itself posts to a server route (Reflex's own form always cancels the
+    submission and sends the fields over the websocket instead)."""
+
+    @classmethod
+    def create(cls, *children, **props):
+        return super(Form, cls).create(*children, **props)  # skip Form.create's submit handler
+
+
+def post_form(*children: rx.Component, action: str, **props) -> rx.Component:
+    return _PostForm.create(*children, method="post", action=action, **props)
+
+
 def _topbar() -> rx.Component:
     return rx.hstack(
         rx.text(AuthState.workspace_name, weight="bold", size="3"),
         rx.spacer(),
         rx.text(AuthState.staff_email, size="2", color=rx.color("gray", 11)),
         rx.badge(AuthState.staff_role, variant="outline"),
-        rx.button("Sign out", variant="ghost", size="2", on_click=AuthState.sign_out),
+        # A form POST: the server ends the session and clears the HttpOnly cookie.
+        post_form(rx.button("Sign out", type="submit", variant="ghost", size="2"), action=SIGN_OUT,
+                  style={"margin": "0"}),
         align="center",
         spacing="3",
         padding="0.75rem 1.5rem",

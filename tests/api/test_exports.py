@@ -49,9 +49,9 @@ def signed_in(client, tenant, role=StaffRole.VIEWER):
     return client
 
 
-def test_the_cookie_name_is_the_dashboards():
-    from giftcerts.ui.auth_state import SESSION_COOKIE
-    assert export_routes.SESSION_COOKIE == SESSION_COOKIE
+def test_the_exports_read_the_cookie_the_dashboard_reads():
+    from giftcerts.api.staff_sessions import token_from_cookies
+    assert token_from_cookies(f"theme=dark; {export_routes.SESSION_COOKIE}=abc123") == "abc123"
 
 
 def test_the_export_round_trips_every_row_with_exact_amounts(api, tenant):

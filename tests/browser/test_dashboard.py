@@ -65,6 +65,14 @@ def owner(certificates_list: Page) -> Page:
     return certificates_list
 
 
+def test_the_session_cookie_is_out_of_reach_of_the_pages_scripts(page: Page, app_server):
+    sign_in(page, app_server["staff_email"], app_server["staff_password"])
+    [session] = [c for c in page.context.cookies() if c["name"] == "gc_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert "gc_session" not in page.evaluate("document.cookie")
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()  # and the dashboard works with it
+
+
 def test_the_dashboard_requires_sign_in_and_comes_back_to_the_page_asked_for(page: Page, app_server):
     page.goto("/dashboard/orders?q=nobody")
     expect(page).to_have_url(re.compile(r"/login\?next=/dashboard/orders/?%3Fq%3Dnobody$"))

@@ -1,75 +1,86 @@
-"""/login: Email, Password, Sign in. Throttled per client address and locked per account."""
+"""/login: Email, Password, Sign in. Throttled per client address and locked per account.
+
+The form posts to /auth/sign-in (giftcerts.api.staff_sessions), which sets the HttpOnly session
+cookie, or comes back here with why it refused in a short-lived cookie that this page reads once.
+"""
 
 from __future__ import annotations
 
-import asyncio
-
 import reflex as rx
 
-from giftcerts import db, ratelimit
-from giftcerts.core import accounts
+from giftcerts.api.staff_sessions import OUTCOME_COOKIE, SIGN_IN, outcome_from_cookies
+from giftcerts.core.accounts import SIGN_IN_FAILED
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import text_field
+from giftcerts.ui.components import post_form, text_field
 
 
-def _sign_in(email: str, password: str) -> accounts.SignInOutcome:
-    with db.write_session() as session:
-        return accounts.sign_in(session, email=email, password=password)
+def _minutes(seconds: str) -> str:
+    minutes = max(1, min(24 * 60, -(-int(seconds) // 60))) if seconds.isdigit() else 1  # rounded up
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def refusal(error: str, wait: str) -> str:
+    """What a refused sign-in says (known codes only: nothing from the request is shown as is)."""
+    return {
+        "missing": "Enter your email and your password.",
+        "failed": SIGN_IN_FAILED,
+        "locked": f"Too many failed attempts. Try again in {_minutes(wait)}.",
+        "throttled": f"Too many sign-in attempts from your network. Try again in {_minutes(wait)}.",
+    }.get(error, "")
 
 
 class LoginState(AuthState):
     error: str = ""
+    email: str = ""
+    next_page: str = ""
     errors: dict[str, str] = {}
-    busy: bool = False
+    _outcome_seen: str = ""
 
     @rx.event
     def redirect_if_signed_in(self):
         if self._principal() is not None:
-            return rx.redirect(self._next_page())
+            return rx.redirect(routes.after_sign_in(self._asked_for()))
 
     @rx.event
-    async def sign_in(self, form: dict):
-        self.error = ""
-        email = str(form.get("email", ""))[:254]
-        password = str(form.get("password", ""))[:1024]
-        self.errors = {k: v for k, v in {"email": "" if email.strip() else "Enter your email.",
-                                         "password": "" if password else "Enter your password."}.items() if v}
-        if self.errors:
+    def show_outcome(self):
+        """on_load: the page the visitor asked for, and why the last attempt was refused (once)."""
+        self.next_page = self._asked_for()
+        outcome = outcome_from_cookies(self.router.headers.cookie)
+        if not outcome:
+            self.error = ""
             return
-        wait = ratelimit.hit(ratelimit.SIGN_IN_PER_ADDRESS, "sign-in", self.router.session.client_ip or "unknown")
-        if wait is not None:
-            minutes = wait // 60 + 1
-            self.error = (f"Too many sign-in attempts from your network. "
-                          f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.")
-            return
-        # argon2 is deliberately slow: keep it off the event loop that serves every other client.
-        outcome = await asyncio.to_thread(_sign_in, email, password)
-        if outcome.error is not None:
-            self.error = outcome.error.message
-            return
-        self.session_token = outcome.token
-        self._principal()
-        return rx.redirect(self._next_page())
+        if outcome.get("n", "") == self._outcome_seen:
+            return  # the same page view again (its connection still carries the removed cookie)
+        self._outcome_seen = outcome.get("n", "")
+        self.error = refusal(outcome.get("error", ""), outcome.get("wait", ""))
+        self.email = outcome.get("email", "")[:254]
+        return rx.remove_cookie(OUTCOME_COOKIE, {"path": "/"})
 
-    def _next_page(self) -> str:
-        """The dashboard page that sent the visitor here (?next=...), else the Overview."""
-        return routes.after_sign_in(self.router.url.query_parameters.get("next", ""))
+    @rx.event
+    def set_email(self, value: str):
+        self.email = str(value)[:254]
+
+    def _asked_for(self) -> str:
+        """The dashboard page that sent the visitor here (?next=...), passed on to the sign-in."""
+        return str(self.router.url.query_parameters.get("next", ""))[:2000]
 
 
 def login_page() -> rx.Component:
     return rx.center(
         rx.card(
-            rx.form(
+            post_form(
                 rx.vstack(
                     rx.hstack(rx.icon("gift", size=26, color=rx.color("accent", 9)),
                               rx.heading("Sign in to giftcerts", size="5", as_="h1"), align="center"),
                     rx.text("Staff dashboard for your gift certificate programme.", size="2",
                             color=rx.color("gray", 11)),
                     text_field("Email", "email", LoginState.errors, type="email", auto_complete="username",
-                               placeholder="you@company.com", auto_focus=True),
+                               placeholder="you@company.com", auto_focus=True, required=True, max_length=254,
+                               value=LoginState.email, on_change=LoginState.set_email),
                     text_field("Password", "password", LoginState.errors, type="password",
-                               auto_complete="current-password"),
+                               auto_complete="current-password", required=True, max_length=1024),
+                    rx.el.input(type="hidden", name="next", value=LoginState.next_page),
                     rx.cond(LoginState.error != "",
                             rx.callout(LoginState.error, icon="triangle_alert", color_scheme="red", role="alert",
                                        width="100%")),
@@ -77,9 +88,7 @@ def login_page() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
-                on_submit=LoginState.sign_in,
-                reset_on_submit=False,
-                no_validate=True,
+                action=SIGN_IN,
             ),
             width="100%",
             max_width="400px",

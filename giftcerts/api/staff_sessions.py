@@ -1,0 +1,120 @@
+"""Staff sign-in and sign-out as plain form POSTs, so that the session cookie is HttpOnly.
+
+A cookie set from the page (Reflex's `rx.Cookie`) can be read by any script on it. Here the
+server sets `gc_session` itself — HttpOnly, SameSite=Strict, Secure on https — and the
+dashboard reads it on the server from its websocket's handshake headers
+(`giftcerts.ui.auth_state`), so no script in the browser ever sees the token.
+
+Why a sign-in failed, and the email typed, go back to /login in a short-lived cookie of their
+own (`gc_sign_in`, no secret in it), read once by the page: nothing lands in the URL or history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from starlette.requests import Request, cookie_parser
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from giftcerts import config, db, ratelimit
+from giftcerts.core import accounts
+from giftcerts.core.errors import RateLimited
+from giftcerts.ui import routes as pages
+
+SESSION_COOKIE = "gc_session"
+OUTCOME_COOKIE = "gc_sign_in"
+SIGN_IN = "/auth/sign-in"
+SIGN_OUT = "/auth/sign-out"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def token_from_cookies(cookie_header: str) -> str:
+    """The session token in a Cookie header ("" when there is none)."""
+    return cookie_parser(cookie_header or "").get(SESSION_COOKIE, "")[:200]
+
+
+def outcome_from_cookies(cookie_header: str) -> dict[str, str]:
+    """What the last sign-in attempt left for /login: error code, seconds to wait, email, nonce."""
+    raw = cookie_parser(cookie_header or "").get(OUTCOME_COOKIE, "")[:600]
+    return {k: v[0] for k, v in parse_qs(raw, max_num_fields=8).items() if k in ("error", "wait", "email", "n")}
+
+
+def _secure() -> bool:
+    return config.public_url().startswith("https://")
+
+
+def _same_origin(request: Request) -> bool:
+    """Refuse form posts from other sites (login CSRF: signing a victim into the attacker's account).
+    Browsers send Origin with every form POST; a request without one is not from a browser form."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
+    public = urlsplit(config.public_url())
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin in (f"{public.scheme}://{public.netloc}", own)
+
+
+def _back_to_login(next_page: str, *, error: str, email: str, wait: int = 0) -> Response:
+    response = RedirectResponse(pages.login(next_page), status_code=303, headers=_NO_STORE)
+    value = urlencode({"error": error, "wait": str(wait), "email": email[:254], "n": secrets.token_hex(4)})
+    response.set_cookie(OUTCOME_COOKIE, value, max_age=120, path="/", secure=_secure(), httponly=False,
+                        samesite="strict")
+    return response
+
+
+def _check_password(email: str, password: str) -> accounts.SignInOutcome:
+    with db.write_session() as session:
+        return accounts.sign_in(session, email=email, password=password)
+
+
+async def sign_in(request: Request) -> Response:
+    if request.method != "POST":
+        return PlainTextResponse("Sign in from the sign-in page.", status_code=405, headers={"Allow": "POST"})
+    if not _same_origin(request):
+        return PlainTextResponse("Sign in from this site's own sign-in page.", status_code=403)
+    form = await request.form(max_files=0, max_fields=8, max_part_size=4096)
+    email = str(form.get("email", "")).strip()[:254]
+    password = str(form.get("password", ""))[:1024]
+    next_page = str(form.get("next", ""))[:2000]
+    if not email or not password:
+        return _back_to_login(next_page, error="missing", email=email)
+    client = request.client.host if request.client else "unknown"
+    wait = ratelimit.hit(ratelimit.SIGN_IN_PER_ADDRESS, "sign-in", client)
+    if wait is not None:
+        return _back_to_login(next_page, error="throttled", email=email, wait=wait)
+    # argon2 is deliberately slow: keep it off the event loop that serves every other client.
+    outcome = await asyncio.to_thread(_check_password, email, password)
+    if outcome.error is not None:
+        if isinstance(outcome.error, RateLimited):
+            return _back_to_login(next_page, error="locked", email=email, wait=outcome.error.retry_after)
+        return _back_to_login(next_page, error="failed", email=email)
+    response = RedirectResponse(pages.after_sign_in(next_page), status_code=303, headers=_NO_STORE)
+    response.set_cookie(SESSION_COOKIE, outcome.token, max_age=config.SESSION_MAX_DAYS * 24 * 3600, path="/",
+                        secure=_secure(), httponly=True, samesite="strict")
+    response.delete_cookie(OUTCOME_COOKIE, path="/")
+    return response
+
+
+def _end_session(token: str) -> None:
+    with db.write_session() as session:
+        accounts.sign_out(session, token)
+
+
+async def sign_out(request: Request) -> Response:
+    if request.method != "POST":
+        return PlainTextResponse("Sign out with the dashboard's Sign out button.", status_code=405,
+                                 headers={"Allow": "POST"})
+    # SameSite=Strict: a post from another site arrives without the cookie and ends nothing.
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token:
+        await asyncio.to_thread(_end_session, token)
+    response = RedirectResponse(pages.LOGIN, status_code=303, headers=_NO_STORE)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=_secure(), httponly=True, samesite="strict")
+    return response
+
+
+def routes() -> list[Route]:
+    return [Route(SIGN_IN, sign_in, methods=["GET", "POST"]), Route(SIGN_OUT, sign_out, methods=["GET", "POST"])]
