@@ -9,8 +9,7 @@ from datetime import timedelta
 import reflex as rx
 from starlette.applications import Starlette
 
-from giftcerts.api import exports
-from giftcerts.api import staff_sessions
+from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.framing import frame_ancestors
 from giftcerts.ui import routes
