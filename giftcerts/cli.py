@@ -103,12 +103,12 @@ def cmd_worker(args) -> None:
     import signal
     import threading
 
-    from giftcerts.jobs.worker import Worker
+    from giftcerts.jobs.worker import Worker, stop_on_signal
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, stop_on_signal(stop))
+    signal.signal(signal.SIGINT, stop_on_signal(stop))
     Worker(lease_seconds=args.lease).run(stop, idle_sleep=args.poll, exit_when_idle=args.once,
                                          sweeps=not args.no_sweeps)
 

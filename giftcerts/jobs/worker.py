@@ -165,6 +165,19 @@ class LeaseLost(Exception):
     pass
 
 
+def stop_on_signal(stop: threading.Event):
+    """A signal handler that sets `stop`, for `giftcerts worker` (SIGTERM, SIGINT).
+
+    Not `stop.set()` in the handler itself: Python runs it on the main thread, which is most of
+    the time inside `stop.wait()` in the idle loop; caught while holding the Event's lock (not
+    reentrant), the handler would wait for itself forever and the worker never stop. A
+    short-lived thread sets it instead, as soon as the main thread lets go of the lock."""
+    def handler(_signum, _frame) -> None:
+        threading.Thread(target=stop.set, name="giftcerts-stop", daemon=True).start()
+
+    return handler
+
+
 def retry_job(session, *, workspace_id: int, job_id) -> Job:
     """Staff's "Retry": a failed (or waiting) job of this workspace runs again now, with fresh attempts."""
     from giftcerts.core.errors import InvalidTransition, NotFound

@@ -122,3 +122,38 @@ def test_two_workers_on_postgresql_never_run_the_same_job_twice(fresh_postgres, 
     with db.read_session(fresh_postgres) as s:
         by = set(s.execute(sa.text("SELECT DISTINCT locked_by FROM jobs WHERE kind = 'send_email'")).scalars())
     assert len(by) == 2
+
+
+def test_a_stop_signal_caught_inside_the_idle_wait_still_stops_the_worker():
+    """SIGTERM often lands while the main thread is inside stop.wait(), holding the Event's lock
+    (not reentrant). The handler must not wait for that lock itself: seen as a worker that never
+    exited after SIGTERM (tests/jobs: two workers, CI of 2026-12-01)."""
+    import threading
+
+    from giftcerts.jobs.worker import stop_on_signal
+
+    stop = threading.Event()
+    handler = stop_on_signal(stop)
+
+    def signal_arrives_inside_wait():
+        with stop._cond:  # what the main thread holds at that moment inside Event.wait
+            handler(signal.SIGTERM, None)
+
+    caught = threading.Thread(target=signal_arrives_inside_wait, daemon=True)
+    caught.start()
+    caught.join(5)
+    assert not caught.is_alive(), "the signal handler blocked on the lock its own thread holds"
+    assert stop.wait(5)
+
+
+def test_the_worker_process_exits_promptly_on_sigterm(fresh_postgres, mail_sink):
+    worker = spawn_worker(fresh_postgres, mail_sink.url, lease=120)
+    try:
+        time.sleep(3)  # started and idle: polling every 50 ms
+        started = time.monotonic()
+        worker.terminate()
+        assert worker.wait(10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if worker.poll() is None:
+            worker.kill()
