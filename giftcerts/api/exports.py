@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from giftcerts import db
-from giftcerts.api.staff_sessions import SESSION_COOKIE
+from giftcerts.api.staff_sessions import token_of
 from giftcerts.core import accounts, exports, reports, workspaces
 from giftcerts.core.accounts import Principal
 from giftcerts.core.errors import DomainError
@@ -29,9 +29,8 @@ _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def _staff(request: Request) -> tuple[Principal, Workspace] | None:
-    token = request.cookies.get(SESSION_COOKIE, "")
     with db.read_session() as session:
-        principal = accounts.resolve_session(session, token)
+        principal = accounts.resolve_session(session, token_of(request))
         if principal is None:
             return None
         return principal, workspaces.get_workspace(session, principal.workspace_id)

@@ -32,8 +32,13 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def token_from_cookies(cookie_header: str) -> str:
-    """The session token in a Cookie header ("" when there is none)."""
+    """The session token in a Cookie header ("" when there is none): the one way every reader
+    of the cookie (dashboard, sign-out, CSV exports) finds it."""
     return cookie_parser(cookie_header or "").get(SESSION_COOKIE, "")[:200]
+
+
+def token_of(request: Request) -> str:
+    return token_from_cookies(request.headers.get("cookie", ""))
 
 
 def outcome_from_cookies(cookie_header: str) -> dict[str, str]:
@@ -108,7 +113,7 @@ async def sign_out(request: Request) -> Response:
         return PlainTextResponse("Sign out with the dashboard's Sign out button.", status_code=405,
                                  headers={"Allow": "POST"})
     # SameSite=Strict: a post from another site arrives without the cookie and ends nothing.
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = token_of(request)
     if token:
         await asyncio.to_thread(_end_session, token)
     response = RedirectResponse(pages.LOGIN, status_code=303, headers=_NO_STORE)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from giftcerts import db
 from giftcerts.clock import utcnow
 from giftcerts.api import exports as export_routes
+from giftcerts.api.staff_sessions import SESSION_COOKIE
 from giftcerts.core import accounts, exports, lifecycle
 from giftcerts.core.codes import mask_code
 from giftcerts.models import Certificate, StaffRole, Workspace
@@ -45,13 +46,13 @@ def signed_in(client, tenant, role=StaffRole.VIEWER):
     with db.write_session(tenant.db_url) as s:
         staff = make_staff(s, s.get(Workspace, tenant.workspace.id), role=role)
         token = accounts.sign_in(s, email=staff.email, password=PASSWORD).token
-    client.cookies.set(export_routes.SESSION_COOKIE, token)
+    client.cookies.set(SESSION_COOKIE, token)
     return client
 
 
 def test_the_exports_read_the_cookie_the_dashboard_reads():
     from giftcerts.api.staff_sessions import token_from_cookies
-    assert token_from_cookies(f"theme=dark; {export_routes.SESSION_COOKIE}=abc123") == "abc123"
+    assert token_from_cookies(f"theme=dark; {SESSION_COOKIE}=abc123") == "abc123"
 
 
 def test_the_export_round_trips_every_row_with_exact_amounts(api, tenant):
@@ -126,7 +127,7 @@ def test_only_signed_in_staff_can_export(api, tenant):
     tenant.certificate()
     for path in ["/exports/certificates.csv", "/exports/overview.csv"]:
         assert api.client.get(path).status_code == 401
-        api.client.cookies.set(export_routes.SESSION_COOKIE, "forged-" + "x" * 40)
+        api.client.cookies.set(SESSION_COOKIE, "forged-" + "x" * 40)
         assert api.client.get(path).status_code == 401
         # An API key is not a staff session
         assert api.client.get(path, headers=tenant.headers).status_code == 401
