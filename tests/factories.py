@@ -37,3 +37,8 @@ def make_certificate(session, workspace, *, paid: bool = True, amount="100", now
     values.update(fields)
     return lifecycle.issue_certificate(session, workspace, source=CertificateSource.MANUAL, paid=paid,
                                        actor="staff@example.com", now=now, **values)
+
+
+def tampered(token: str) -> str:
+    """The same token with its last character changed — always different, whatever that character was."""
+    return token[:-1] + ("y" if token.endswith("x") else "x")
