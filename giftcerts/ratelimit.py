@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from reflex.config import get_config
+
 from giftcerts import config
 
 # Sign-in attempts per client address (the browser test run signs in more often than a person).
@@ -54,3 +56,20 @@ def spent(checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> list[bool]:
 
 def reset() -> None:
     limiter().storage.reset()
+
+
+def client_address(scope) -> str:
+    """The address budgets are counted against for an HTTP request (a Starlette Request or
+    its ASGI scope), by the rule Reflex applies to event websockets: X-Forwarded-For is the
+    client's to write, so only its entry added by the last of `trusted_proxy_hops` reverse
+    proxies (REFLEX_TRUSTED_PROXY_HOPS) is believed; with none configured, the socket's peer."""
+    scope = getattr(scope, "scope", scope)
+    client = scope.get("client")
+    address = client[0] if client else "unknown"
+    hops = get_config().trusted_proxy_hops
+    if hops:
+        forwarded = b",".join(value for name, value in scope.get("headers", []) if name == b"x-forwarded-for")
+        entries = [entry.strip() for entry in forwarded.decode("latin-1").split(",") if entry.strip()]
+        if len(entries) >= hops:
+            address = entries[-hops]
+    return address[:64]

@@ -28,7 +28,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from giftcerts import config, db
+from giftcerts import config, db, ratelimit
 from giftcerts.api import auth, idempotency, throttle
 from giftcerts.api.errors import (
     JSON,
@@ -142,10 +142,6 @@ def _validate(build):
         raise problem from None
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 # --- running it ----------------------------------------------------------------------------
 
 def _error_reply(exc: DomainError, op: Operation) -> Reply:
@@ -249,7 +245,7 @@ def endpoint(operations: list[Operation]):
             raw = await read_body(request) if op.method != "GET" else b""
             parsed = parse(op, request, raw)
             reply = await anyio.to_thread.run_sync(execute, op, parsed, request.headers.get("authorization"),
-                                                   client_address(request), limiter=_limiter())
+                                                   ratelimit.client_address(request), limiter=_limiter())
         except DomainError as exc:
             reply = _error_reply(exc, op)
         except Exception:

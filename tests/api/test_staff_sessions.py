@@ -111,6 +111,23 @@ def test_sign_in_attempts_from_one_address_are_throttled(client, staff_email, mo
     assert outcome_of(response)["error"] == "throttled" and int(outcome_of(response)["wait"]) > 0
 
 
+def test_behind_a_reverse_proxy_each_visitor_has_their_own_sign_in_budget(client, staff_email, monkeypatch):
+    from reflex.config import get_config
+    monkeypatch.setattr(get_config(), "trusted_proxy_hops", 1)
+    monkeypatch.setattr(ratelimit, "SIGN_IN_PER_ADDRESS", ratelimit.parse("3/10 minutes"))
+    for _ in range(3):
+        client.post(staff_sessions.SIGN_IN, data={"email": "nobody@example.com", "password": "wrong"},
+                    headers={"X-Forwarded-For": "203.0.113.7"})
+    # the attacker behind the proxy is held back, whatever address they claim in front of it
+    held = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+                       headers={"X-Forwarded-For": "198.51.100.4, 203.0.113.7"})
+    assert outcome_of(held)["error"] == "throttled"
+    # while a colleague coming through the same proxy signs in
+    colleague = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+                            headers={"X-Forwarded-For": "198.51.100.4"})
+    assert SESSION_COOKIE in set_cookie_headers(colleague)
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://gifts.example.com"])
 def test_a_sign_in_posted_from_another_site_is_refused(client, staff_email, origin):
     """Login CSRF: another site must not sign a visitor in to an account of its choosing."""

@@ -162,3 +162,46 @@ def test_budgets_kept_in_redis_are_checked_in_one_go_with_the_same_answers(monke
     finally:
         ratelimit.reset()
         ratelimit.limiter.cache_clear()
+
+
+def _scope(peer: str, *forwarded: str) -> dict:
+    return {"type": "http", "client": (peer, 50000),
+            "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded]}
+
+
+@pytest.fixture
+def proxy_hops(monkeypatch):
+    from reflex.config import get_config
+    return lambda hops: monkeypatch.setattr(get_config(), "trusted_proxy_hops", hops)
+
+
+def test_without_trusted_proxies_the_budget_is_the_socket_peers_whatever_the_headers_claim(proxy_hops):
+    proxy_hops(0)
+    assert ratelimit.client_address(_scope("203.0.113.7", "198.51.100.1")) == "203.0.113.7"
+
+
+def test_behind_a_proxy_the_address_it_saw_counts_not_the_ones_the_client_wrote(proxy_hops):
+    proxy_hops(1)
+    # The client forged "1.2.3.4"; our proxy appended the address it really saw.
+    assert ratelimit.client_address(_scope("10.0.0.2", "1.2.3.4, 203.0.113.7")) == "203.0.113.7"
+    assert ratelimit.client_address(_scope("10.0.0.2", "1.2.3.4", "203.0.113.7")) == "203.0.113.7"
+    proxy_hops(2)  # a CDN in front of the load balancer
+    assert ratelimit.client_address(_scope("10.0.0.2", "1.2.3.4, 203.0.113.7, 10.0.0.9")) == "203.0.113.7"
+    # Fewer entries than proxies: the request did not come through them all; the peer counts.
+    assert ratelimit.client_address(_scope("10.0.0.2", "203.0.113.7")) == "10.0.0.2"
+    assert ratelimit.client_address(_scope("10.0.0.2")) == "10.0.0.2"
+
+
+def test_the_api_counts_guesses_against_the_address_the_proxy_saw(api, budgets, proxy_hops):
+    proxy_hops(1)
+    budgets(client="2/minute")
+    order = api.tenant.order()
+    for _ in range(2):
+        assert_error(api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id},
+                              headers={"X-Forwarded-For": "203.0.113.7"}), 404, "invalid_code")
+    spent = api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id},
+                     headers={"X-Forwarded-For": "203.0.113.7"})
+    assert_error(spent, 429, "rate_limited")
+    # another customer behind the same proxy still has their budget
+    assert_error(api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id},
+                          headers={"X-Forwarded-For": "198.51.100.4"}), 404, "invalid_code")
