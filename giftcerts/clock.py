@@ -4,6 +4,8 @@ the workspace's timezone only on screen and in documents."""
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from babel.units import format_unit
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -38,3 +40,17 @@ def days_until(moment: datetime, tz_name: str, now: datetime | None = None) -> i
 def in_days(days: int) -> str:
     """0 -> "today", 1 -> "tomorrow", n -> "in n days"."""
     return "today" if days <= 0 else "tomorrow" if days == 1 else f"in {days} days"
+
+
+def wait_phrase(seconds: int) -> str:
+    """How long to wait before trying again, in whole units rounded up ("45 seconds",
+    "2 minutes", "3 hours"), so nobody is told to come back before the budget allows."""
+    seconds = max(1, int(seconds))
+    minutes = -(-seconds // 60)
+    if seconds < 60:
+        amount, unit = seconds, "second"
+    elif minutes < 120:
+        amount, unit = minutes, "minute"
+    else:
+        amount, unit = -(-minutes // 60), "hour"
+    return format_unit(amount, f"duration-{unit}", length="long", locale="en")

@@ -31,6 +31,7 @@ from typing import TypeVar
 from limits import RateLimitItem, parse
 
 from giftcerts import ratelimit
+from giftcerts.clock import wait_phrase
 from giftcerts.core.codes import mask_code, normalize_code
 from giftcerts.core.errors import InvalidCode, RateLimited
 
@@ -96,7 +97,7 @@ def check(scopes: list[Scope]) -> None:
             wait = max(wait, int(stats.reset_time - time.time()) + 1)
             log.warning("code guessing budget %s spent for %s", scope.name, "/".join(scope.identifiers[1:]))
     if wait:
-        raise RateLimited(f"Too many invalid codes were tried. Try again in {_duration(wait)}.",
+        raise RateLimited(f"Too many invalid codes were tried. Try again in {wait_phrase(wait)}.",
                           retry_after=max(1, wait))
 
 
@@ -129,7 +130,3 @@ def describe_code(raw_code: str | None) -> str:
     return mask_code(code) if code else "(malformed)"
 
 
-def _duration(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{(seconds + 59) // 60} minutes"

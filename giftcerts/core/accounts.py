@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from giftcerts import config
-from giftcerts.clock import utcnow
+from giftcerts.clock import utcnow, wait_phrase
 from giftcerts.core.errors import NotSignedIn, PermissionDenied, RateLimited, ValidationError
 from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import StaffRole, StaffSession, StaffUser, Workspace
@@ -112,9 +113,8 @@ def _sign_in(session: Session, *, email: str, password: str, now: datetime | Non
         _verify(_DUMMY_HASH, password)
         raise NotSignedIn(SIGN_IN_FAILED)
     if user.locked_until and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise RateLimited(f"Too many failed attempts. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-                          retry_after=int((user.locked_until - now).total_seconds()) + 1)
+        wait = math.ceil((user.locked_until - now).total_seconds())
+        raise RateLimited(f"Too many failed attempts. Try again in {wait_phrase(wait)}.", retry_after=wait)
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= LOCKOUT_AFTER:

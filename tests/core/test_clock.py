@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from giftcerts.clock import days_until, format_date, in_days
+from giftcerts.clock import days_until, format_date, in_days, wait_phrase
 
 UTC = timezone.utc
 
@@ -36,3 +36,12 @@ def test_a_date_in_the_past_is_zero_days_away():
 @pytest.mark.parametrize(("days", "words"), [(0, "today"), (1, "tomorrow"), (2, "in 2 days"), (90, "in 90 days")])
 def test_days_read_as_words(days, words):
     assert in_days(days) == words
+
+
+@pytest.mark.parametrize("seconds, phrase", [
+    (0, "1 second"), (1, "1 second"), (45, "45 seconds"), (59, "59 seconds"),
+    (60, "1 minute"), (61, "2 minutes"),  # rounded up: never tell someone to come back too early
+    (600, "10 minutes"), (7140, "119 minutes"), (7199, "2 hours"), (7200, "2 hours"), (7201, "3 hours"),
+])
+def test_a_wait_is_told_in_whole_units_rounded_up(seconds, phrase):
+    assert wait_phrase(seconds) == phrase

@@ -9,15 +9,16 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts.api.staff_sessions import OUTCOME_COOKIE, SIGN_IN, outcome_from_cookies
+from giftcerts.clock import wait_phrase
 from giftcerts.core.accounts import SIGN_IN_FAILED
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import post_form, text_field
 
 
-def _minutes(seconds: str) -> str:
-    minutes = max(1, min(24 * 60, -(-int(seconds) // 60))) if seconds.isdigit() else 1  # rounded up
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def _wait(seconds: str) -> str:
+    """The wait carried by the outcome cookie, which a visitor could edit: digits only, at most a day."""
+    return wait_phrase(min(int(seconds), 24 * 3600) if seconds.isdigit() else 60)
 
 
 def refusal(error: str, wait: str) -> str:
@@ -25,8 +26,8 @@ def refusal(error: str, wait: str) -> str:
     return {
         "missing": "Enter your email and your password.",
         "failed": SIGN_IN_FAILED,
-        "locked": f"Too many failed attempts. Try again in {_minutes(wait)}.",
-        "throttled": f"Too many sign-in attempts from your network. Try again in {_minutes(wait)}.",
+        "locked": f"Too many failed attempts. Try again in {_wait(wait)}.",
+        "throttled": f"Too many sign-in attempts from your network. Try again in {_wait(wait)}.",
     }.get(error, "")
 
 

@@ -16,7 +16,7 @@ import json
 import reflex as rx
 
 from giftcerts import db, ratelimit
-from giftcerts.clock import format_date
+from giftcerts.clock import format_date, wait_phrase
 from giftcerts.core import money, purchases, segments
 from giftcerts.core.codes import format_code
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
@@ -306,7 +306,7 @@ class PortalState(rx.State):
                              self.router.session.client_ip or "unknown")
         if wait is not None:
             self.working = False
-            self.pay_error = f"Too many payment attempts. Please try again in {-(-wait // 60)} minutes."
+            self.pay_error = f"Too many payment attempts. Please try again in {wait_phrase(wait)}."
             return
         try:
             outcome = checkout.pay(slug=self._slug(), form=order, market=self.market,

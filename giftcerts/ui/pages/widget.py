@@ -15,6 +15,7 @@ import json
 import reflex as rx
 
 from giftcerts import db
+from giftcerts.clock import wait_phrase
 from giftcerts.api import throttle
 from giftcerts.core import money, widget
 from giftcerts.core.accounts import hash_token
@@ -53,10 +54,6 @@ def post_to_host_js(origins: list[str], payload: dict) -> str:
     """One postMessage per allowed origin, each with that exact targetOrigin."""
     return ("(function () { if (window.parent === window) return; var data = %s; %s.forEach(function (origin) "
             "{ window.parent.postMessage(data, origin); }); })();" % (json.dumps(payload), json.dumps(origins)))
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 class WidgetState(rx.State):
@@ -131,7 +128,7 @@ class WidgetState(rx.State):
             return
         except RateLimited as exc:
             self._reload()
-            self.error = (f"Too many attempts. Please try again in {_plural(-(-exc.retry_after // 60), 'minute')}, "
+            self.error = (f"Too many attempts. Please try again in {wait_phrase(exc.retry_after)}, "
                           "or contact the tour operator.")
             return
         except DomainError as exc:
