@@ -1,11 +1,13 @@
-"""`Content-Security-Policy: frame-ancestors` for the redemption widget.
+"""Who may frame our pages: `Content-Security-Policy: frame-ancestors` on every response.
 
 Reflex 0.10 in production serves the built pages from the backend's own Starlette app (a
 static mount), and `rx.App(api_transformer=...)` accepts plain callables that wrap that
-ASGI app. This wrapper adds the header to every response under /widget: only the origins
-the widget session's workspace allows (Workspace.embed_origins) may frame it, so no other
-site can overlay or clickjack a customer's checkout. In development (`reflex run` without
---env prod) pages come from the Vite dev server instead, which this cannot reach.
+ASGI app. Under /widget only the origins the widget session's workspace allows
+(Workspace.embed_origins) may frame the page, so no other site can overlay or clickjack a
+customer's checkout. Everything else (dashboard, portal, PDFs, API docs) may be framed
+only by our own origin, so no site can hide a Void button or a payment form under a decoy.
+In development (`reflex run` without --env prod) pages come from the Vite dev server
+instead, which this cannot reach.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from giftcerts.core import widget
 from giftcerts.ui import routes
 
 WIDGET_PREFIX = routes.WIDGET.rsplit("/", 1)[0]  # "/widget"
+SAME_ORIGIN = "frame-ancestors 'self'"
 
 
 def _policy(token: str) -> str:
@@ -28,11 +31,30 @@ def _policy(token: str) -> str:
         return "frame-ancestors " + widget.frame_ancestors(session, token)
 
 
+def _same_origin_only(message: Message) -> None:
+    headers = MutableHeaders(scope=message)
+    own = headers.get("Content-Security-Policy")
+    if own is None:
+        headers["Content-Security-Policy"] = SAME_ORIGIN
+    elif "frame-ancestors" not in own:
+        headers["Content-Security-Policy"] = f"{own}; {SAME_ORIGIN}"
+    headers["X-Frame-Options"] = "SAMEORIGIN"  # for browsers that predate frame-ancestors
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+
+
 def frame_ancestors(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == WIDGET_PREFIX or path.startswith(WIDGET_PREFIX + "/")):
+        if scope["type"] != "http":
             await app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if not (path == WIDGET_PREFIX or path.startswith(WIDGET_PREFIX + "/")):
+            async def send_same_origin_only(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    _same_origin_only(message)
+                await send(message)
+
+            await app(scope, receive, send_same_origin_only)
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("session") or [""])[0]
@@ -43,6 +65,7 @@ def frame_ancestors(app: ASGIApp) -> ASGIApp:
                 headers = MutableHeaders(scope=message)
                 headers["Content-Security-Policy"] = policy
                 headers["Cache-Control"] = "no-store"
+                headers.setdefault("X-Content-Type-Options", "nosniff")
             await send(message)
 
         await app(scope, receive, send_with_policy)
