@@ -34,6 +34,7 @@ from giftcerts.ui.pages.segments import SegmentsState, segments_page
 # issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ui.head import head_components
 from giftcerts.ui.pages.actions import ActionsState, actions_page
 from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
 from giftcerts.ui.pages.jobs import JobsState, jobs_page
@@ -44,8 +45,7 @@ app = rx.App(
     # exports, then a wrapper adding CSP frame-ancestors to the widget's pages.
     api_transformer=[Starlette(routes=[*staff_sessions.routes(), *stripe_webhooks.routes(), *api_routes(),
                                        *document_routes(), *exports.routes()]), frame_ancestors],
-    head_components=[rx.el.meta(name="referrer", content="same-origin"),
-                     rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")],
+    head_components=head_components(),
 )
 
 

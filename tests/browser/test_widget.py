@@ -10,6 +10,9 @@ value is greater than the order total."
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from datetime import timedelta
 
 import httpx
@@ -21,7 +24,7 @@ from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, lifecycle, money, redemption
 from giftcerts.core.workspaces import embed_origin_list
 from giftcerts.core.codes import format_code, mask_code
-from giftcerts.models import Certificate, Order
+from giftcerts.models import Certificate, Order, Workspace
 from tests.browser.test_dashboard import _taken, demo_workspace
 from tests.conftest import ARTIFACTS
 
@@ -45,6 +48,30 @@ def pick_amount(app_server, *, at_most: int | None = None, more_than: int | None
 
 def widget(page: Page):
     return page.frame_locator("iframe[title='Gift certificate']")
+
+
+@contextmanager
+def other_site(html: str):
+    """Another site on this machine (127.0.0.1, not localhost) serving one page (Chromium treats pages it did not really
+    fetch as public, and public pages may not frame local ones at all, which would hide the test)."""
+    class Decoy(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def open_checkout(page: Page) -> None:
@@ -184,3 +211,63 @@ def test_the_widget_fits_a_narrow_iframe(page: Page, app_server):
     page.wait_for_load_state("networkidle")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(ARTIFACTS / "widget-narrow.png"), full_page=True)
+
+
+def test_no_other_site_can_frame_the_dashboard_or_the_portal(page: Page, app_server):
+    base = app_server["base"]
+    for path in ("/login", "/dashboard", "/portal/demo"):
+        assert httpx.get(base + path).headers["content-security-policy"] == "frame-ancestors 'self'"
+    ws = demo_workspace(app_server)
+    with db.write_session(app_server["db_url"]) as s:
+        order = redemption.create_order(s, ws, reference=f"FRAME-{utcnow().timestamp()}", total_cents=10000)
+        _, token = redemption.create_widget_session(s, ws, order_id=order.id)
+    decoy = (f'<iframe title="sign-in" src="{base}/login"></iframe>'
+             f'<iframe title="widget" src="{base}/widget/redeem?session={token}"></iframe>')
+    with other_site(decoy) as hostile:
+        with db.write_session(app_server["db_url"]) as s:
+            # control: a widget this origin may frame, so the refusal below is our policy's doing
+            s.get(Workspace, ws.id).embed_origins = f"{ws.embed_origins} {hostile}"
+        try:
+            page.goto(f"{hostile}/")
+            expect(page.frame_locator("iframe[title='widget']").get_by_label("Gift certificate code")).to_be_visible()
+            expect(page.frame_locator("iframe[title='sign-in']").get_by_label("Email")).to_have_count(0)
+            assert [f.url for f in page.frames if f.url.startswith("chrome-error://")]  # refused, not slow
+        finally:
+            with db.write_session(app_server["db_url"]) as s:
+                s.get(Workspace, ws.id).embed_origins = ws.embed_origins
+    # our own pages may still frame it
+    page.route(f"{base}/decoy.html", lambda route: route.fulfill(content_type="text/html", body=decoy))
+    page.goto(f"{base}/decoy.html")
+    expect(page.frame_locator("iframe[title='sign-in']").get_by_label("Email")).to_be_visible()
+
+
+def test_a_booking_site_on_another_site_can_use_the_widget_even_where_the_browser_refuses_it_storage(
+        page: Page, app_server):
+    cert = pick_amount(app_server, at_most=ORDER_TOTAL)
+    ws = demo_workspace(app_server)
+    with db.write_session(app_server["db_url"]) as s:
+        order = redemption.create_order(s, ws, reference=f"XSITE-{utcnow().timestamp()}", total_cents=ORDER_TOTAL)
+        _, token = redemption.create_widget_session(s, ws, order_id=order.id)
+    base = app_server["base"]
+    booking_page = (
+        f'<output id="due">{ORDER_TOTAL}</output>'
+        f'<iframe title="Gift certificate" src="{base}/widget/redeem?session={token}"></iframe>'
+        '<script>window.addEventListener("message", function (event) {'
+        f' if (event.origin === "{base}") document.getElementById("due").textContent = event.data.amount_due_cents;'
+        '});</script>')
+    with other_site(booking_page) as booking:
+        with db.write_session(app_server["db_url"]) as s:
+            s.get(Workspace, ws.id).embed_origins = f"{ws.embed_origins} {booking}"
+        try:
+            page.goto(f"{booking}/")
+            apply(page, cert.code)
+            expect(widget(page).get_by_role("list", name="Applied gift certificates")).to_contain_text(cert.code[-4:])
+            expect(page.locator("#due")).to_have_text(str(ORDER_TOTAL - cert.amount_cents))
+            framed = next(frame for frame in page.frames if "/widget/redeem" in frame.url)
+            # Chromium refused this third-party frame its storage (as in any incognito window);
+            # the page ran on the in-memory stand-in instead of failing to render.
+            assert framed.evaluate("!(window.sessionStorage instanceof Storage)")
+        finally:
+            with db.write_session(app_server["db_url"]) as s:
+                s.get(Workspace, ws.id).embed_origins = ws.embed_origins
+    assert status_of(app_server, cert.id) == "redeemed"
