@@ -53,7 +53,7 @@ run: install pdf-libs
 	$(BIN)/giftcerts mail-sink --port $(SMTP_PORT) --dir var/mail & SINK=$$!; \
 	eval "$$($(BIN)/giftcerts localstripe --port $(LOCALSTRIPE_PORT) --app-url http://localhost:$(PORT))"; \
 	trap 'kill $$SINK 2>/dev/null; test -z "$$LOCALSTRIPE_PID" || kill $$LOCALSTRIPE_PID' EXIT INT TERM; \
-	GIFTCERTS_SMTP_URL=$${GIFTCERTS_SMTP_URL:-smtp://127.0.0.1:$(SMTP_PORT)} PORT=$(PORT) \
+	GIFTCERTS_SMTP_URL=$${GIFTCERTS_SMTP_URL:-smtp://127.0.0.1:$(SMTP_PORT)} PORT=$(PORT) GIFTCERTS_DEMO_CHECKOUT=on \
 	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT)
 
 test: install chromium pdf-libs

@@ -18,6 +18,12 @@ def redis_url() -> str | None:
     return os.environ.get("REFLEX_REDIS_URL") or None
 
 
+def demo_checkout_enabled() -> bool:
+    """GIFTCERTS_DEMO_CHECKOUT=on: serve /demo/checkout, the stand-in booking site (`make run` and the
+    browser tests). Off by default, so no public page opens orders or API keys in production."""
+    return os.environ.get("GIFTCERTS_DEMO_CHECKOUT", "").strip().lower() in {"1", "on", "true", "yes"}
+
+
 def public_url() -> str:
     port = os.environ.get("PORT", "3000")
     return (os.environ.get("GIFTCERTS_PUBLIC_URL") or f"http://localhost:{port}").rstrip("/")

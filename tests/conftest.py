@@ -135,7 +135,9 @@ def app_server(tmp_path_factory, localstripe):
            # card payments against localstripe (its webhook is registered to this app below)
            **localstripe, "GIFTCERTS_PORTAL_PAYMENT_LIMIT": "1000/minute",
            # the whole browser suite signs in from one address more often than a person would
-           "GIFTCERTS_SIGN_IN_LIMIT": "1000/minute"}
+           "GIFTCERTS_SIGN_IN_LIMIT": "1000/minute",
+           # the stand-in booking site the widget tests embed it in
+           "GIFTCERTS_DEMO_CHECKOUT": "on"}
     env.pop("PYTEST_CURRENT_TEST", None)
     # Email from the app (its in-app worker) goes to a local SMTP sink; tests read the .eml files.
     from giftcerts.notify.sink import MailSink

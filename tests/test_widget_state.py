@@ -11,6 +11,7 @@ widget session and 30 per client address per workspace, each per 10 minutes).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from datetime import timedelta
@@ -181,3 +182,29 @@ def test_automatic_setters_are_off_on_the_public_pages():
     for cls in (WidgetState, DemoCheckoutState):
         written = {name for klass in cls.__mro__ for name in vars(klass) if name.startswith("set_")}
         assert {n for n in cls.event_handlers if n.startswith("set_")} - written == set()
+
+
+def test_the_demo_checkout_is_off_unless_the_server_says_it_is_a_demo(sqlite_only_url, monkeypatch):
+    """A real operator may well have the slug "demo": nobody may open orders or mint API keys in
+    their workspace from a public page just because the stand-in checkout ships with the app."""
+    monkeypatch.setenv("REFLEX_DB_URL", sqlite_only_url)
+    monkeypatch.delenv("GIFTCERTS_DEMO_CHECKOUT", raising=False)
+    ratelimit.reset()
+    with db.write_session(sqlite_only_url) as s:
+        make_workspace(s, slug="demo")
+    before = snapshot(sqlite_only_url)
+    state, events = asyncio.run(call_async(DemoCheckoutState, "on_load"))
+    assert state.phase == "unavailable" and state.problem == "The demo checkout is turned off on this server."
+    assert state.widget_src == "" and events == []
+    assert snapshot(sqlite_only_url) == before
+    with db.read_session(sqlite_only_url) as s:
+        assert s.execute(sa.text("SELECT count(*) FROM api_keys")).scalar() == 0
+
+
+async def call_async(cls, name: str, *, token: str = "", ip: str = "203.0.113.9"):
+    root = rx.State(_reflex_internal_init=True)
+    root.router = RouterData.from_router_data({"query": {}, "pathname": "/demo/checkout", "asPath": "/demo/checkout",
+                                               "headers": {"origin": "http://localhost:3000"}, "ip": ip})
+    state = root.get_substate(cls.get_full_name().split("."))
+    result = await cls.event_handlers[name].fn(state)
+    return state, [e for e in ([result] if result is not None else [])]

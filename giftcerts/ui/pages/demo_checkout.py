@@ -72,6 +72,8 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict, *, idempotency
 async def open_checkout() -> tuple[int, str]:
     """Open an order and a widget session through the JSON API, as a booking platform's server would.
     Returns the order id and the widget's URL (for the iframe)."""
+    if not config.demo_checkout_enabled():
+        raise DemoUnavailable("The demo checkout is turned off on this server.")
     reference = f"DEMO-{secrets.token_hex(4).upper()}"
     try:
         async with httpx.AsyncClient(base_url=config.public_url(), timeout=15) as client:
