@@ -8,7 +8,9 @@ import time
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 from limits.storage import RedisStorage, storage_from_string
+from redis.exceptions import RedisError
 from limits.strategies import MovingWindowRateLimiter
 
 from reflex.config import get_config
@@ -23,10 +25,14 @@ DEMO_CHECKOUTS_PER_ADDRESS = parse("60/10 minutes")
 PORTAL_PAYMENTS_PER_ADDRESS = parse(os.environ.get("GIFTCERTS_PORTAL_PAYMENT_LIMIT", "30/10 minutes"))
 
 
+# What a budget store that is down raises (limits wraps its own calls; `spent` talks to Redis directly).
+STORE_DOWN = (StorageError, RedisError)
+
+
 @lru_cache(maxsize=1)
 def limiter() -> MovingWindowRateLimiter:
     url = config.redis_url()
-    storage = storage_from_string(url if url else "memory://")
+    storage = storage_from_string(url if url else "memory://", wrap_exceptions=True)
     return MovingWindowRateLimiter(storage)
 
 

@@ -33,6 +33,7 @@ from giftcerts.api import auth, idempotency, throttle
 from giftcerts.api.errors import (
     JSON,
     InternalError,
+    ServiceUnavailable,
     InvalidJson,
     MethodNotAllowed,
     PayloadTooLarge,
@@ -248,6 +249,9 @@ def endpoint(operations: list[Operation]):
                                                    ratelimit.client_address(request), limiter=_limiter())
         except DomainError as exc:
             reply = _error_reply(exc, op)
+        except ratelimit.STORE_DOWN as exc:
+            log.error("rate-limit store unreachable in %s %s: %s", op.method, op.path, type(exc).__name__)
+            reply = _error_reply(ServiceUnavailable(), op)
         except Exception:
             log.exception("unexpected error in %s %s", op.method, op.path)
             reply = _error_reply(InternalError(), op)

@@ -73,6 +73,18 @@ class InternalError(DomainError):
         super().__init__("Something went wrong on our side. The request was not applied; try again.")
 
 
+class ServiceUnavailable(DomainError):
+    """The store that keeps the guessing budgets (Redis) is not answering: code look-ups are refused
+    rather than let through uncounted."""
+
+    code = "unavailable"
+    http_status = 503
+    retry_after = 5
+
+    def __init__(self):
+        super().__init__("The service is briefly unavailable. The request was not applied; try again in a few seconds.")
+
+
 # The catalogue the docs and the OpenAPI document are generated from: code -> (status, meaning).
 CATALOGUE: dict[str, tuple[int, str]] = {
     cls.code: (cls.http_status, meaning)
@@ -92,6 +104,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
         (Conflict, "The request conflicts with existing data, e.g. a reused order reference."),
         (RateLimited, "Too many failed code attempts; wait for the number of seconds in Retry-After."),
         (MethodNotAllowed, "The path exists but not with this method (see the Allow header)."),
+        (ServiceUnavailable, "A store the request depends on is not answering; nothing was applied. "
+                             "Retry after the seconds in Retry-After."),
     ]
 }
 
@@ -105,7 +119,7 @@ def error_body(exc: DomainError, *, field_aliases: dict[str, str] | None = None)
 
 
 def error_headers(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, (RateLimited, ServiceUnavailable)):
         return {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, NotSignedIn):
         return {"WWW-Authenticate": 'Bearer realm="giftcerts"'}

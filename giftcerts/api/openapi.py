@@ -56,7 +56,7 @@ def common_errors(op: Operation) -> list[str]:
     if op.path_params:
         codes.append("not_found")
     if op.guesses_codes:
-        codes.append("rate_limited")
+        codes += ["rate_limited", "unavailable"]
     return list(dict.fromkeys(codes + list(op.errors)))
 
 
@@ -114,7 +114,7 @@ def _operation(op: Operation, refs: dict) -> dict:
     for status, codes in errors_by_status(op).items():
         response = {"description": " ".join(f"`{c}`: {CATALOGUE[c][1]}" for c in codes),
                     "content": {"application/json": {"schema": error_ref}}}
-        if status == 429:
+        if status in (429, 503):
             response["headers"] = {"Retry-After": {"description": "Seconds to wait.", "required": True,
                                                    "schema": {"type": "integer", "minimum": 1}}}
         responses[str(status)] = response

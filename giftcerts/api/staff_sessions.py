@@ -86,7 +86,10 @@ async def sign_in(request: Request) -> Response:
     next_page = str(form.get("next", ""))[:2000]
     if not email or not password:
         return _back_to_login(next_page, error="missing", email=email)
-    wait = ratelimit.hit(ratelimit.SIGN_IN_PER_ADDRESS, "sign-in", ratelimit.client_address(request))
+    try:
+        wait = ratelimit.hit(ratelimit.SIGN_IN_PER_ADDRESS, "sign-in", ratelimit.client_address(request))
+    except ratelimit.STORE_DOWN:  # attempts cannot be counted: refuse rather than let them through
+        return _back_to_login(next_page, error="unavailable", email=email)
     if wait is not None:
         return _back_to_login(next_page, error="throttled", email=email, wait=wait)
     # argon2 is deliberately slow: keep it off the event loop that serves every other client.

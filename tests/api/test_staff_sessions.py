@@ -128,6 +128,19 @@ def test_behind_a_reverse_proxy_each_visitor_has_their_own_sign_in_budget(client
     assert SESSION_COOKIE in set_cookie_headers(colleague)
 
 
+def test_when_attempts_cannot_be_counted_signing_in_is_refused_with_a_clear_reason(client, staff_email, monkeypatch):
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    ratelimit.limiter.cache_clear()
+    try:
+        response = sign_in(client, staff_email)
+    finally:
+        monkeypatch.delenv("REFLEX_REDIS_URL")
+        ratelimit.limiter.cache_clear()
+    assert SESSION_COOKIE not in set_cookie_headers(response)
+    assert outcome_of(response)["error"] == "unavailable"
+    assert refusal("unavailable", "") == "Signing in is briefly unavailable. Try again in a few seconds."
+
+
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://gifts.example.com"])
 def test_a_sign_in_posted_from_another_site_is_refused(client, staff_email, origin):
     """Login CSRF: another site must not sign a visitor in to an account of its choosing."""

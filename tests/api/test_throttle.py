@@ -205,3 +205,27 @@ def test_the_api_counts_guesses_against_the_address_the_proxy_saw(api, budgets, 
     # another customer behind the same proxy still has their budget
     assert_error(api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id},
                           headers={"X-Forwarded-For": "198.51.100.4"}), 404, "invalid_code")
+
+
+@pytest.fixture
+def budgets_store_down(monkeypatch):
+    """REFLEX_REDIS_URL names a Redis that is not answering (nothing listens on port 1)."""
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:1/0")
+    ratelimit.limiter.cache_clear()
+    yield
+    monkeypatch.delenv("REFLEX_REDIS_URL")
+    ratelimit.limiter.cache_clear()
+
+
+def test_when_the_budget_store_is_down_code_lookups_are_refused_with_503_and_nothing_is_spent(
+        api, budgets_store_down, caplog):
+    order = api.tenant.order()
+    cert = api.tenant.certificate()
+    for path in ("/api/v1/redemptions/preview", "/api/v1/redemptions"):
+        response = api.post(path, {"code": cert.code, "order_id": order.id})
+        error = assert_error(response, 503, "unavailable")
+        assert int(response.headers["retry-after"]) > 0
+        assert "try again" in error["message"].lower()
+    with db.read_session(api.tenant.db_url) as s:
+        assert s.get(Certificate, cert.id).status == "active"
+    assert cert.code not in caplog.text  # the log says what failed, never the code

@@ -28,6 +28,7 @@ def refusal(error: str, wait: str) -> str:
         "failed": SIGN_IN_FAILED,
         "locked": f"Too many failed attempts. Try again in {_wait(wait)}.",
         "throttled": f"Too many sign-in attempts from your network. Try again in {_wait(wait)}.",
+        "unavailable": "Signing in is briefly unavailable. Try again in a few seconds.",
     }.get(error, "")
 
 
