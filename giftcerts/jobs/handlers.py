@@ -15,7 +15,7 @@ from giftcerts.core import activity
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
 from giftcerts.jobs import outbox
-from giftcerts.models import Action, Certificate, Job, Workspace
+from giftcerts.models import Action, Certificate, CertificateDocument, Job, Workspace
 from giftcerts.notify import actions, mailer, templates
 
 
@@ -53,8 +53,18 @@ def dispatch(job: Job, ctx: Context) -> None:
         ctx.finish(session, job)
 
 
-# Emails that describe a usable certificate are not sent once it can no longer be used.
+# Emails that offer the certificate for use are not sent once it can no longer be used.
 NEEDS_ACTIVE = {"activated", "expiring_soon", "resend"}
+
+
+def why_not_sent(trigger: str, role: str | None, status: str) -> str | None:
+    """Why this email should no longer go out, or None. The purchaser's receipt for a payment is
+    still owed when the certificate was used before it left, but not once it was voided (refunded)."""
+    if trigger == "activated" and role == "purchaser":
+        return None if status != "voided" else "not sent: the certificate is voided"
+    if trigger in NEEDS_ACTIVE and status != "active":
+        return f"not sent: the certificate is {status}"
+    return None
 
 
 def send_email(job: Job, ctx: Context) -> None:
@@ -64,13 +74,18 @@ def send_email(job: Job, ctx: Context) -> None:
         cert = session.get(Certificate, job.certificate_id)
         ws = session.get(Workspace, cert.workspace_id)
         action = session.get(Action, payload["action_id"]) if payload.get("action_id") else None
-        if trigger in NEEDS_ACTIVE and cert.status != "active":
-            raise Skip(f"not sent: the certificate is {cert.status}")
+        refused = why_not_sent(trigger, payload.get("role"), cert.status)
+        if refused:
+            raise Skip(refused)
         if payload.get("action_id") and action is None:
             raise Skip("not sent: the action was deleted")
         subject, body, attach = _template(session, action, cert)
-        doc = store.ensure_document(session, cert) if cert.activated_at else None
-    pdf_link = (store.PDF_PATH + doc.token) if doc else ""
+        doc = session.get(CertificateDocument, cert.id)
+        token = doc.token if doc else None
+    if token is None and cert.activated_at:  # activated before download links existed: make it, for good
+        with db.write_session(ctx.url) as session:
+            token = store.ensure_document(session, session.get(Certificate, cert.id)).token
+    pdf_link = (store.PDF_PATH + token) if token else ""
     rendered = templates.render(subject, body, templates.context(
         cert, ws, pdf_link=config.public_url() + pdf_link if pdf_link else ""))
     attachments = []

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.core import activity, lifecycle
+from giftcerts.core import activity, delivery, lifecycle, redemption
+from giftcerts.documents import store
 from giftcerts.core.codes import format_code
 from giftcerts.jobs import worker as worker_module
 from giftcerts.jobs.worker import Worker, retry_job
-from giftcerts.models import CertificateDocument, Job
+from giftcerts.models import CertificateDocument, Job, Workspace
 from giftcerts.notify import actions
 from tests.factories import make_certificate, make_workspace
 from tests.jobs.conftest import drain
@@ -172,6 +173,42 @@ def test_a_certificate_voided_before_its_email_went_out_is_not_emailed(db_url, m
     with db.read_session(db_url) as s:
         jobs = s.exec(select(Job).where(Job.kind == "send_email")).all()
     assert jobs and all(j.status == "done" and "voided" in j.last_error for j in jobs)
+
+
+def test_a_certificate_used_before_its_emails_went_out_still_gets_the_purchaser_their_receipt(db_url, mail_sink):
+    # The worker was down: the recipient was given the code by phone and used it before any email left.
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        cert = make_certificate(s, ws, amount="100", recipient_email="robin@example.com",
+                                purchaser_email="pat@example.com")
+        order = redemption.create_order(s, ws, reference="BK-1", total_cents=20000)
+        redemption.redeem(s, ws, code=cert.code, order_id=order.id, actor="api")
+    drain(db_url)
+    # The purchaser paid, so the receipt goes; the certificate email would offer a spent code, so it does not.
+    assert [m["To"] for m in mail_sink.messages()] == ["pat@example.com"]
+
+
+def test_an_email_for_a_certificate_without_a_download_link_yet_carries_one_that_works(db_url, mail_sink):
+    """Certificates activated before PDFs existed have no document row; the first email makes it, for good."""
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        cert = make_certificate(s, ws, recipient_email="robin@example.com")
+        action = next(a for a in actions.list_actions(s, workspace_id=ws.id) if a.trigger == "activated"
+                      and "recipient" in a.recipients)
+        action.body_template = "Download: {{ pdf_link }}"
+        s.add(action)
+    drain(db_url)
+    with db.write_session(db_url) as s:
+        s.execute(sa.delete(CertificateDocument).where(CertificateDocument.certificate_id == cert.id))
+        delivery.resend_certificate(s, s.get(Workspace, ws.id), certificate_id=cert.id, send_to="recipient",
+                                    address=None, actor="staff@example.com")
+    before = len(mail_sink.messages())
+    drain(db_url)
+    resent = mail_sink.messages()[before:]
+    assert [m["To"] for m in resent] == ["robin@example.com"]
+    token = resent[0].get_body(("plain",)).get_content().split(store.PDF_PATH, 1)[1].split()[0]
+    found = store.find_by_token(token, db_url)
+    assert found is not None and found.id == cert.id
 
 
 def test_a_disabled_action_sends_nothing(db_url, mail_sink):
