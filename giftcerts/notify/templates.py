@@ -3,6 +3,11 @@
 Staff write the subject and body as plain text. The HTML part is that text escaped as a whole
 (a purchaser's message containing `<script>` arrives as text), and unknown placeholders are
 refused when the action is saved, not when an email is due.
+
+The sandbox stops a template reaching Python's internals but not from running for hours
+(two nested `range(100000)` loops) or building gigabytes (`code * 10**9`) on the app server
+and the worker. So a template may only fill in placeholders, choose with `if`/`else` and
+comparisons, and apply a few case filters: its rendering time is linear in its length.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jinja2 import StrictUndefined, TemplateError
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
@@ -51,6 +58,40 @@ SAMPLE: dict[str, str] = {
 
 _text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False)
 
+# What a template may be made of (jinja2.nodes): text, placeholders, if/else, comparisons, constants.
+_ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.If,
+                  nodes.CondExpr, nodes.Not, nodes.And, nodes.Or, nodes.Compare, nodes.Operand, nodes.Filter)
+_ALLOWED_FILTERS = {"upper", "lower", "title", "capitalize", "trim"}
+_ALLOWED_COMPARISONS = {"eq", "ne"}
+RULE = ("Use {{ placeholders }}, {% if placeholder %}…{% else %}…{% endif %}, == and != comparisons and the "
+        "filters " + ", ".join(sorted(_ALLOWED_FILTERS)) + "; loops, calls, arithmetic and variables are not available.")
+
+
+class TemplateRefused(TemplateError):
+    """The template uses something beyond placeholders and if/else (see RULE)."""
+
+
+def _refusal(node: nodes.Node) -> str | None:
+    for child in node.find_all(nodes.Node):
+        if not isinstance(child, _ALLOWED_NODES):
+            return type(child).__name__
+        if isinstance(child, nodes.Filter) and (child.name not in _ALLOWED_FILTERS or child.args or child.kwargs):
+            return f"filter {child.name}"
+        if isinstance(child, nodes.Operand) and child.op not in _ALLOWED_COMPARISONS:
+            return f"comparison {child.op}"
+        if isinstance(child, nodes.Name) and child.ctx != "load":
+            return "assignment"
+    return None
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """The template, checked against the rule and compiled once per process."""
+    refused = _refusal(_text_env.parse(source))
+    if refused:
+        raise TemplateRefused(RULE)
+    return _text_env.from_string(source)
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -81,7 +122,9 @@ def context(cert: Certificate, workspace: Workspace, *, pdf_link: str = "", now=
 def check(template: str, field: str, errors: dict[str, str]) -> None:
     """Record in `errors` why a template cannot be used (syntax, unknown placeholder)."""
     try:
-        _text_env.from_string(template).render(**SAMPLE)
+        _compiled(template).render(**SAMPLE)
+    except TemplateRefused:
+        errors[field] = RULE
     except TemplateError as exc:
         message = str(exc.message or exc)
         unknown = re.search(r"'(\w+)' is undefined", message)
@@ -93,26 +136,30 @@ def check(template: str, field: str, errors: dict[str, str]) -> None:
 
 
 def render(subject: str, body: str, ctx: dict[str, str]) -> Rendered:
-    subject_text = " ".join(_text_env.from_string(subject).render(**ctx).split())[:300]
-    text = _text_env.from_string(body).render(**ctx).strip() + "\n"
-    return Rendered(subject=subject_text, text=text, html=_html_body(text))
+    subject_text = " ".join(_compiled(subject).render(**ctx).split())[:300]
+    text = _compiled(body).render(**ctx).strip() + "\n"
+    links = [ctx.get("booking_link", ""), ctx.get("pdf_link", "")]
+    return Rendered(subject=subject_text, text=text, html=_html_body(text, links))
 
 
-def _html_body(text: str) -> str:
+def _html_body(text: str, links: list[str]) -> str:
     """The HTML part is the plain text, escaped as a whole (staff's wording and every value are
-    text, never markup), in paragraphs, with its links made clickable."""
+    text, never markup), in paragraphs. Only our own links (the booking page, the PDF) are made
+    clickable: a web address typed into a personal message stays text, so nobody can send a
+    phishing link in a branded email."""
+    ours = sorted({str(escape(link)) for link in links if link.startswith(("https://", "http://"))},
+                  key=len, reverse=True)
+    linkable = re.compile("|".join(map(re.escape, ours))) if ours else None
     paragraphs = [str(escape(p.strip())) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    parts = "".join(f"<p>{_link(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    parts = "".join(f"<p>{_link(p, linkable).replace(chr(10), '<br>')}</p>" for p in paragraphs)
     return ('<!doctype html><html><body style="font-family: Arial, sans-serif; font-size: 15px; '
             f'line-height: 1.5; color: #1f2328; max-width: 600px;">{parts}</body></html>')
 
 
-_URL = re.compile(r"https?://[^\s<>\"']+")
-
-
-def _link(escaped: str) -> str:
-    """Make the (already escaped) URLs of a paragraph clickable."""
-    return _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+def _link(escaped: str, linkable: re.Pattern | None) -> str:
+    if linkable is None:
+        return escaped
+    return linkable.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
 
 
 def preview(subject: str, body: str) -> tuple[Rendered | None, dict[str, str]]:

@@ -40,6 +40,47 @@ def test_staff_templates_run_in_a_sandbox():
     assert "body" in errors
 
 
+LOOPS_AND_WORSE = [
+    "{% for a in range(100000) %}{% for b in range(100000) %}x{% endfor %}{% endfor %}",  # hours of CPU
+    "{{ code * 100000000 }}",                     # a 1.4 GB string
+    "{{ 9 ** 9 ** 9 }}",                          # a number with 370 million digits
+    "{% set x = code %}{{ x }}",
+    "{{ code.upper() }}",                         # method calls
+    "{{ code[0] }}",
+    "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
+    "{{ lipsum(1000) }}",
+    "{% include 'x' %}",
+]
+
+
+@pytest.mark.parametrize("template", LOOPS_AND_WORSE)
+def test_templates_can_only_fill_in_placeholders_and_choose_with_if_so_no_template_can_hang_the_app(template):
+    errors: dict[str, str] = {}
+    templates.check(template, "body", errors)
+    assert errors["body"].startswith("Use {{ placeholders }}")
+    # and a template stored before this rule is refused when an email is due, not run
+    with pytest.raises(templates.TemplateRefused):
+        templates.render("Subject", template, templates.SAMPLE)
+
+
+def test_if_else_comparisons_and_simple_filters_are_allowed():
+    body = ("{% if message %}{{ message }}{% else %}No message.{% endif %} "
+            "{% if days_left == '1' or status != 'Active' %}soon{% endif %} "
+            "{{ recipient_name | upper }} {{ 'yes' if booking_link else 'no' }} {{ not message }}")
+    rendered, errors = templates.preview("Hi {{ recipient_name | title }}", body)
+    assert errors == {}
+    assert rendered.text == "Happy birthday! Enjoy an adventure on us.  ROBIN TRAVELLER yes False\n"
+
+
+def test_only_our_own_links_are_clickable_in_the_html_part():
+    ctx = {**templates.SAMPLE, "message": "Claim a prize at https://phish.example/login"}
+    rendered = templates.render("Hi", "{{ message }}\n\nBook: {{ booking_link }}\nPDF: {{ pdf_link }}", ctx)
+    assert '<a href="https://phish.example' not in rendered.html
+    assert "https://phish.example/login" in rendered.html  # still there, as text
+    assert f'<a href="{templates.SAMPLE["booking_link"]}">' in rendered.html
+    assert f'<a href="{templates.SAMPLE["pdf_link"]}">' in rendered.html
+
+
 def test_the_preview_renders_sample_data_and_escapes_html_in_the_html_part():
     rendered, errors = templates.preview("For {{ recipient_name }}", "{{ message }}\n\n<b>{{ amount }}</b>")
     assert errors == {} and rendered.subject == "For Robin Traveller"
@@ -124,3 +165,12 @@ def test_a_reminder_email_is_sent_and_logged_as_reminder_sent(db_url, mail_sink)
     with db.read_session(db_url) as s:
         assert [a.kind for a in activity.history(s, workspace_id=ws.id, certificate_id=cert.id)].count(
             "Reminder sent") == 1
+
+
+def test_the_default_emails_read_well_with_and_without_a_booking_link():
+    for booking_link, expected in (("https://tours.example/?v=X", "Enter the code when you book, or open https://tours.example/?v=X."),
+                                   ("", "Enter the code when you book.")):
+        ctx = {**templates.SAMPLE, "booking_link": booking_link}
+        assert expected in templates.render(actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, ctx).text
+    reminder = templates.render(actions.REMINDER_SUBJECT, actions.REMINDER_BODY, {**templates.SAMPLE, "booking_link": ""})
+    assert "Enter the code when you book your next trip." in reminder.text and "Book your next trip at" not in reminder.text
