@@ -39,7 +39,8 @@ MESSAGES = ["", "Happy birthday! Enjoy an adventure on us.", "For the trip you k
 
 
 def certificates(n: int, rng: random.Random):
-    ws = Workspace(id=1, slug="bench", name="Alpine Tours & Safaris", currency="EUR", timezone="Europe/Paris")
+    ws = Workspace(id=1, slug="bench", name="Alpine Tours & Safaris", currency="EUR", timezone="Europe/Paris",
+                   booking_url="https://booking.example.com/?voucher={code}")  # with its QR code
     kind = CertificateType(id=1, workspace_id=1, name="Safari credit", accent_color="#b45309")
     for i in range(n):
         yield Certificate(

@@ -44,6 +44,9 @@ def seed_demo(session: Session) -> dict:
     if own_origin and own_origin not in ws.embed_origins.split():
         ws.embed_origins = " ".join([*ws.embed_origins.split(), own_origin])
         session.add(ws)
+    if not ws.booking_url:  # the demo's stand-in booking site, so its certificates carry a QR code
+        ws.booking_url = config.public_url() + "/demo/checkout?gift_certificate={code}"
+        session.add(ws)
     password = secrets.token_urlsafe(12)
     _ensure_staff(session, ws, DEMO_EMAIL, password, StaffRole.OWNER, "Demo Owner")
     _ensure_staff(session, ws, VIEWER_EMAIL, password, StaffRole.VIEWER, "Demo Viewer")

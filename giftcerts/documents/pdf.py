@@ -20,7 +20,6 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from giftcerts import config
 from giftcerts.clock import format_date
 from giftcerts.core import money
 from giftcerts.core.codes import format_code
@@ -53,10 +52,11 @@ class RefusingFetcher(URLFetcher):
 
 
 def booking_link(workspace: Workspace, code: str) -> str:
-    """The workspace's booking page with the code filled in (the QR code opens it)."""
+    """The workspace's booking page with the code filled in (the QR code opens it); "" when the
+    workspace has not said where it takes bookings, and then there is no QR code to scan."""
     base = (workspace.booking_url or "").strip()
     if not base:
-        base = config.public_url() + "/demo/checkout"
+        return ""
     if "{code}" in base:
         return base.replace("{code}", quote(code))
     return base + ("&" if "?" in base else "?") + "gift_certificate=" + quote(code)
@@ -141,6 +141,6 @@ def _stylesheet() -> tuple[FontConfiguration, CSS, CSS]:
 def render_pdf(cert: Certificate, workspace: Workspace, cert_type: CertificateType | None = None) -> bytes:
     f = fields(cert, workspace, cert_type)
     fonts, css, _ua = _stylesheet()
-    fetcher = RefusingFetcher({QR_URI: (qr_png(f.booking_link), "image/png")})
+    fetcher = RefusingFetcher({QR_URI: (qr_png(f.booking_link), "image/png")} if f.booking_link else {})
     return CertificateHTML(string=render_html(f), base_url=None, url_fetcher=fetcher).write_pdf(
         stylesheets=[css], font_config=fonts)

@@ -37,7 +37,7 @@ CERTIFICATE_BODY = """Hello {{ recipient_name }},
 Your code: {{ code }}
 Valid until: {{ expires_on }}
 
-Enter the code when you book, or open {{ booking_link }}
+Enter the code when you book{% if booking_link %}, or open {{ booking_link }}{% endif %}.
 Your certificate is attached as a PDF; you can also download it at {{ pdf_link }}"""
 
 RECEIPT_SUBJECT = "Receipt: {{ amount }} gift certificate for {{ recipient_name }}"
@@ -61,7 +61,7 @@ A friendly reminder: your {{ amount }} gift certificate expires {{ expires_in }}
 
 Your code: {{ code }}
 
-Book your next trip at {{ booking_link }}
+{% if booking_link %}Book your next trip at {{ booking_link }}{% else %}Enter the code when you book your next trip.{% endif %}
 
 {{ workspace_name }}"""
 

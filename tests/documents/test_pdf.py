@@ -47,7 +47,7 @@ def test_html_and_script_in_user_input_are_printed_as_text_and_nothing_is_fetche
 
     monkeypatch.setattr(pdf.RefusingFetcher, "fetch", spy)
     with db.write_session(db_url) as s:
-        ws = make_workspace(s)
+        ws = make_workspace(s, booking_url="https://tours.example/book")
         cert = make_certificate(s, ws, recipient_name='<img src="file:///etc/passwd">',
                                 message='<script>alert(1)</script><link rel=stylesheet href="http://169.254.169.254/">')
         content = store.render_for(s, cert)
@@ -56,6 +56,16 @@ def test_html_and_script_in_user_input_are_printed_as_text_and_nothing_is_fetche
     # escaped: nothing in the input became a resource to fetch; only our own QR image was asked for
     assert fetched == [pdf.QR_URI]
     assert len(pypdf.PdfReader(io.BytesIO(content)).pages[0].images) == 1  # the QR code
+
+
+def test_without_a_booking_link_the_pdf_has_no_qr_code_to_scan(db_url):
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)  # booking link left empty in Settings
+        cert = make_certificate(s, ws)
+        content = store.render_for(s, cert)
+    assert pdf.booking_link(ws, format_code(cert.code)) == ""
+    assert len(pypdf.PdfReader(io.BytesIO(content)).pages[0].images) == 0
+    assert "Scan to book" not in text_of(content) and format_code(cert.code) in text_of(content)
 
 
 def test_the_fetcher_refuses_local_files_and_remote_urls():

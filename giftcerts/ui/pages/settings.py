@@ -189,8 +189,8 @@ def settings_page() -> rx.Component:
                                             "(empty: no automatic reminders)"),
                             text_field("Booking link", "booking_url", s.errors, default_value=s.booking_url,
                                        placeholder="https://booking.example.com/?voucher={code}",
-                                       hint="The page the certificate's QR code opens; {code} is replaced "
-                                            "by the code"),
+                                       hint="The page the certificate's QR code and emails link to; {code} is "
+                                            "replaced by the code (empty: no QR code or booking link)"),
                             columns=rx.breakpoints(initial="1", sm="2"),
                             spacing="4",
                             width="100%",
