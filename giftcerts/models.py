@@ -446,7 +446,8 @@ class Job(SQLModel, table=True):
 class CertificateDocument(SQLModel, table=True):
     """A certificate's PDF and the unguessable token of its download link (random, not derived
     from the id, so links cannot be enumerated). `pdf` is None until rendered, or after being
-    dropped: the download route renders it again."""
+    dropped, and is stale when `rendered_status` is not the certificate's status: either way
+    the download route renders it again."""
 
     __tablename__ = "certificate_documents"
 
@@ -454,6 +455,7 @@ class CertificateDocument(SQLModel, table=True):
     token: str = Field(max_length=64, sa_column_kwargs={"unique": True}, nullable=False)
     pdf: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     generated_at: datetime | None = None
+    rendered_status: str | None = Field(default=None, max_length=20)  # the status `pdf` shows
 
 
 ACTION_TRIGGERS = ("created", "activated", "redeemed", "voided", "expiring_soon", "expired")

@@ -34,11 +34,15 @@ def validate(*, reminder_days: str | None, booking_url: str | None, errors: dict
     return DeliverySettings(reminder_days=days, booking_url=url)
 
 
-def apply(workspace: Workspace, change: DeliverySettings) -> None:
+def apply(session: Session, workspace: Workspace, change: DeliverySettings) -> None:
     if change.reminder_days is not None:
         workspace.reminder_days = change.reminder_days
-    if change.booking_url is not None:
+    if change.booking_url is not None and change.booking_url != workspace.booking_url:
+        from giftcerts.documents.store import forget_pdfs
+
         workspace.booking_url = change.booking_url
+        forget_pdfs(session, workspace_id=workspace.id)  # their QR codes open the old page
+    session.add(workspace)
 
 
 RESEND_CHOICES = {"recipient": "Recipient", "purchaser": "Purchaser", "other": "Another address"}

@@ -348,11 +348,16 @@ def save_type(session: Session, workspace: Workspace, *, type_id=None, name: str
         position = session.exec(select(sa.func.coalesce(sa.func.max(CertificateType.position), 0))
                                 .where(CertificateType.workspace_id == workspace.id)).one()
         ctype = CertificateType(workspace_id=workspace.id, position=position + 1, name=name)
+    printed_before = (ctype.name, ctype.accent_color) if ctype.id else None
     ctype.name, ctype.description, ctype.accent_color, ctype.image_url = name, description, color, image
     ctype.min_amount_cents, ctype.max_amount_cents, ctype.active = low, high, bool(active)
     ctype.preset_amounts = ",".join(str(v) for v in sorted(set(preset_values)))
     session.add(ctype)
     session.flush()
+    if printed_before is not None and printed_before != (ctype.name, ctype.accent_color):
+        from giftcerts.documents.store import forget_pdfs  # its certificates' PDFs print both
+
+        forget_pdfs(session, workspace_id=workspace.id, certificate_type_id=ctype.id)
     session.execute(sa.delete(CertificateTypeSegment).where(CertificateTypeSegment.certificate_type_id == ctype.id))
     session.add_all([CertificateTypeSegment(certificate_type_id=ctype.id, segment_id=sid, workspace_id=workspace.id)
                      for sid in sorted(wanted)])

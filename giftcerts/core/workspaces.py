@@ -149,12 +149,17 @@ def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[
 
 
 def apply_settings(session: Session, workspace: Workspace, change: SettingsChange) -> Workspace:
+    printed_before = workspace.timezone
     for field, value in change.__dict__.items():
         if value is None:  # a setting the form did not include
             continue
         setattr(workspace, field, value)
     session.add(workspace)
     session.flush()
+    if workspace.timezone != printed_before:  # the PDFs print the expiry date in it
+        from giftcerts.documents.store import forget_pdfs
+
+        forget_pdfs(session, workspace_id=workspace.id)
     return workspace
 
 

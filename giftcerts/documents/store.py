@@ -52,22 +52,40 @@ def render_for(session: Session, cert: Certificate) -> bytes:
     return render_pdf(cert, ws, cert_type)
 
 
-def store_pdf(session: Session, cert: Certificate, content: bytes) -> None:
+def store_pdf(session: Session, cert: Certificate, content: bytes, *, rendered_status: str) -> None:
     ensure_document(session, cert)
     session.execute(sa.update(CertificateDocument).where(CertificateDocument.certificate_id == cert.id)
-                    .values(pdf=content, generated_at=utcnow()))
+                    .values(pdf=content, generated_at=utcnow(), rendered_status=rendered_status))
+
+
+def forget_pdfs(session: Session, *, workspace_id: int, certificate_type_id: int | None = None) -> None:
+    """Drop the stored PDFs of a workspace (or of one of its certificate types) whose printed
+    details just changed: its timezone or booking link, the type's name or colour. Each is
+    rendered again on its next download or email. (A status change needs nothing: a PDF
+    rendered for another status is never served, see `get_or_render`.)"""
+    ids = sa.select(Certificate.id).where(Certificate.workspace_id == workspace_id)
+    if certificate_type_id is not None:
+        ids = ids.where(Certificate.certificate_type_id == certificate_type_id)
+    session.execute(sa.update(CertificateDocument)
+                    .where(CertificateDocument.certificate_id.in_(ids), CertificateDocument.pdf.is_not(None))
+                    .values(pdf=None, generated_at=None, rendered_status=None))
 
 
 def get_or_render(cert_id: int, url: str | None = None) -> bytes:
-    """The stored PDF, rendered (outside any transaction) and stored if it is missing."""
+    """The stored PDF if it shows the certificate as it is now; otherwise rendered (outside any
+    transaction) and stored. A rendering overtaken by a status change while it ran is served
+    once but not stored."""
     with db.read_session(url) as session:
         cert = session.get(Certificate, cert_id)
         doc = session.get(CertificateDocument, cert_id)
-        if doc is not None and doc.pdf:
+        if doc is not None and doc.pdf and doc.rendered_status == cert.status:
             return doc.pdf
+        rendered_status = cert.status
         content = render_for(session, cert)
     with db.write_session(url) as session:
-        store_pdf(session, session.get(Certificate, cert_id), content)
+        current = session.get(Certificate, cert_id)
+        if current.status == rendered_status:
+            store_pdf(session, current, content, rendered_status=rendered_status)
     return content
 
 

@@ -32,9 +32,10 @@ class Context:
 def render_pdf(job: Job, ctx: Context) -> None:
     with db.read_session(ctx.url) as session:
         cert = session.get(Certificate, job.certificate_id)
+        rendered_status = cert.status
         content = store.render_for(session, cert)
     with db.write_session(ctx.url) as session:
-        store.store_pdf(session, cert, content)
+        store.store_pdf(session, cert, content, rendered_status=rendered_status)
         ctx.finish(session, job)
 
 

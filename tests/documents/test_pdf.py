@@ -4,6 +4,7 @@ download them by an unguessable link. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pypdf
 import pytest
@@ -12,9 +13,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from giftcerts import db
+from giftcerts.clock import format_date, utcnow
+from giftcerts.core import delivery, expiry, lifecycle, redemption, segments, workspaces
 from giftcerts.core.codes import format_code
 from giftcerts.documents import pdf, routes, store
-from giftcerts.models import CertificateDocument
+from giftcerts.models import Certificate, CertificateDocument, Workspace
 from tests.factories import make_certificate, make_workspace, tampered
 from tests.jobs.conftest import drain
 
@@ -130,3 +133,91 @@ def test_the_qr_code_in_the_pdf_is_exactly_the_booking_link_with_the_code(db_url
     assert pixels.size == (len(expected[0]), len(expected))
     assert [[pixels.getpixel((x, y)) < 128 for x in range(pixels.width)] for y in range(pixels.height)] == \
         [[bool(module) for module in row] for row in expected]
+
+
+def _served_text(db_url, cert) -> str:
+    with db.write_session(db_url) as s:
+        path = store.pdf_path(s, cert)
+    response = TestClient(Starlette(routes=routes.routes())).get(path)
+    assert response.status_code == 200
+    return text_of(response.content)
+
+
+def _rendered_and_stored(db_url, cert) -> None:
+    store.get_or_render(cert.id, db_url)
+    with db.read_session(db_url) as s:
+        assert s.get(CertificateDocument, cert.id).pdf is not None
+
+
+def test_the_pdf_link_shows_what_became_of_the_certificate(db_url, monkeypatch):
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        cert = make_certificate(s, ws)
+    _rendered_and_stored(db_url, cert)
+    assert "VOIDED" not in _served_text(db_url, cert)
+    # once voided, the same link says so, rather than serving the clean certificate it first stored
+    with db.write_session(db_url) as s:
+        lifecycle.void_certificate(s, ws, certificate_id=cert.id, reason="Refunded", actor="a@example.com")
+    assert "VOIDED — this certificate cannot be used." in _served_text(db_url, cert)
+    # and once reactivated, it is a clean certificate again
+    with db.write_session(db_url) as s:
+        lifecycle.reactivate_certificate(s, ws, certificate_id=cert.id, actor="a@example.com")
+    assert "VOIDED" not in _served_text(db_url, cert)
+
+
+def test_changing_what_the_pdf_prints_renders_it_again(db_url, monkeypatch):
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        kind = segments.save_type(s, ws, name="Safari credit", accent_color="#b45309")
+        cert = make_certificate(s, ws)
+        cert.certificate_type_id = kind.id
+        s.add(cert)
+        untouched = make_certificate(s, make_workspace(s))  # another workspace's certificate
+    for c in (cert, untouched):
+        _rendered_and_stored(db_url, c)
+    with db.write_session(db_url) as s:
+        segments.save_type(s, s.get(Workspace, ws.id), type_id=kind.id, name="Glacier credit", accent_color="#0f766e")
+    assert "Glacier credit" in _served_text(db_url, cert)
+    with db.write_session(db_url) as s:
+        workspace = s.get(Workspace, ws.id)
+        change = workspaces.validate_settings(portal_enabled=True, min_amount="25", max_amount="1000",
+                                              expiry_days="365", currency="USD", timezone="Pacific/Auckland",
+                                              preset_amounts="")
+        workspaces.apply_settings(s, workspace, change)
+    expected = format_date(cert.expires_at, "Pacific/Auckland")
+    assert expected in _served_text(db_url, cert)
+    with db.write_session(db_url) as s:
+        errors: dict[str, str] = {}
+        delivery.apply(s, s.get(Workspace, ws.id), delivery.validate(
+            reminder_days=None, booking_url="https://tours.example/book?v={code}", errors=errors))
+        assert errors == {}
+    assert "Scan to book" in _served_text(db_url, cert)  # a QR code now that there is a booking page
+    with db.read_session(db_url) as s:  # nothing of another workspace was thrown away
+        assert s.get(CertificateDocument, untouched.id).pdf is not None
+
+
+def test_certificates_used_or_expired_by_the_set_based_paths_show_it_too(db_url, monkeypatch):
+    """The expiry sweep and the one-statement redemption change many rows without the lifecycle's
+    hooks; the stored PDF knows the status it shows, so their links cannot serve a valid-looking one."""
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        spent = make_certificate(s, ws)
+        lapsing = make_certificate(s, ws)
+        order = redemption.create_order(s, ws, reference="BK-PDF", total_cents=50000)
+    for c in (spent, lapsing):
+        _rendered_and_stored(db_url, c)
+    with db.write_session(db_url) as s:
+        if s.get_bind().dialect.name == "postgresql":
+            assert redemption.redeem_at_once(s, workspace_id=ws.id, code=spent.code, order_id=order.id, actor="api")
+        else:
+            redemption.redeem(s, s.get(Workspace, ws.id), code=spent.code, order_id=order.id, actor="api")
+        s.get(Certificate, lapsing.id).expires_at = utcnow() - timedelta(seconds=1)
+    with db.write_session(db_url) as s:
+        assert expiry.expire_due(s) == 1
+    assert "Already redeemed." in _served_text(db_url, spent)
+    assert "Expired." in _served_text(db_url, lapsing)
+    with db.read_session(db_url) as s:  # and the fresh renderings are what is stored now
+        assert {s.get(CertificateDocument, c.id).rendered_status for c in (spent, lapsing)} == {"redeemed", "expired"}

@@ -121,7 +121,7 @@ class SettingsState(AuthState):
             with db.write_session() as session:
                 ws = workspaces.get_workspace(session, principal.workspace_id)
                 workspaces.apply_settings(session, ws, change)
-                delivery.apply(ws, extra)
+                delivery.apply(session, ws, extra)
         except ValidationError as exc:
             self.errors = exc.errors
             return rx.toast.error("Settings not saved: please correct the highlighted fields.")
