@@ -61,17 +61,32 @@ def build(*, job_id: int, sender_name: str, to: str, subject: str, text: str, ht
     return msg
 
 
+BAD_SMTP_URL = ("GIFTCERTS_SMTP_URL is not a valid smtp:// or smtps:// address (percent-encode any / # ? @ : "
+                "in its user name and password)")
+
+
+def _server(url: str):
+    """The parsed URL and its port. Python's own errors quote the URL, and so its password,
+    into the job's error that staff see and the log: this one says what is wrong, never what was there."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(BAD_SMTP_URL) from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError(BAD_SMTP_URL)
+    return parts, port
+
+
 def send(msg: EmailMessage, url: str | None = None, timeout: float = 20) -> None:
     """Hand one message to the SMTP server; raises on any refusal (the job is retried)."""
-    parts = urlsplit(url or smtp_url())
+    parts, port = _server(url or smtp_url())
     query = parse_qs(parts.query)
     host = parts.hostname or "127.0.0.1"
     if parts.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout, context=ssl.create_default_context())
-    elif parts.scheme == "smtp":
-        client = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout, context=ssl.create_default_context())
     else:
-        raise ValueError("GIFTCERTS_SMTP_URL must start with smtp:// or smtps://")
+        client = smtplib.SMTP(host, port or 25, timeout=timeout)
     with client:
         if query.get("starttls", ["0"])[0] in ("1", "true", "yes"):
             client.starttls(context=ssl.create_default_context())

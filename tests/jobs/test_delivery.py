@@ -267,3 +267,15 @@ def test_the_periodic_sweep_expires_reminds_and_purges_old_idempotency_records(d
         assert [r.key for r in s.exec(select(IdempotencyRecord))] == ["recent"]
     assert Worker(db_url).sweep(force=True) == {"expired": 0, "reminders": 0, "purged": 0}
 
+
+
+def test_a_malformed_smtp_url_is_reported_without_its_password(db_url, monkeypatch):
+    # "/" in an unencoded password ends the address early: Python would quote "s3cr" as the port
+    monkeypatch.setenv("GIFTCERTS_SMTP_URL", "smtp://mailer:s3cr/et#x@smtp.example.com:587")
+    with db.write_session(db_url) as s:
+        make_certificate(s, make_workspace(s))
+    drain(db_url, limit=20)
+    with db.read_session(db_url) as s:
+        errors = [j.last_error for j in s.exec(select(Job).where(Job.kind == "send_email")).all()]
+    assert errors and all(e.startswith("ValueError: GIFTCERTS_SMTP_URL is not a valid") for e in errors)
+    assert not any("s3cr" in e or "et#x" in e for e in errors)  # nor any part of the password
