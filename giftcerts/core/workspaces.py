@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from giftcerts.core import money
 from giftcerts.core.errors import NotFound, ValidationError
 from giftcerts.core.validation import clean_text
-from giftcerts.models import Workspace
+from giftcerts.models import Certificate, Workspace
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_EXPIRY_DAYS = 3650
@@ -149,6 +149,11 @@ def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[
 
 
 def apply_settings(session: Session, workspace: Workspace, change: SettingsChange) -> Workspace:
+    if change.currency != workspace.currency and session.exec(
+            select(Certificate.id).where(Certificate.workspace_id == workspace.id).limit(1)).first() is not None:
+        # totals and reports add amounts up in the workspace's currency
+        raise ValidationError({"currency": "The currency is fixed once certificates have been issued in it "
+                                           f"(this workspace's are in {workspace.currency})."})
     printed_before = workspace.timezone
     for field, value in change.__dict__.items():
         if value is None:  # a setting the form did not include

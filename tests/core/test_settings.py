@@ -14,7 +14,7 @@ from giftcerts import db
 from giftcerts.core import workspaces
 from giftcerts.core.errors import ValidationError
 from giftcerts.models import Workspace
-from tests.factories import make_workspace
+from tests.factories import make_certificate, make_workspace
 
 VALID = dict(portal_enabled=True, min_amount="25", max_amount="1,000", expiry_days="365", currency="USD",
              timezone="Europe/Paris", preset_amounts="50, 100, 250")
@@ -54,6 +54,26 @@ def test_a_valid_settings_change_is_applied_and_saved(db_url):
         assert saved.timezone == "America/Denver"
         assert saved.preset_amounts == "5000,10000,25000"
         assert workspaces.preset_list(saved) == [5000, 10000, 25000]
+
+
+def test_the_currency_can_change_until_the_first_certificate_and_then_it_is_fixed(db_url):
+    """Totals, reports and the expirations page add amounts up in the workspace's currency: once
+    certificates exist in one, switching would add dollars to euros."""
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, currency="USD")
+        workspaces.apply_settings(s, ws, workspaces.validate_settings(**settings_form(
+            currency="EUR", min_amount="25", max_amount="1000")))
+        assert ws.currency == "EUR"
+        make_certificate(s, ws)
+        with pytest.raises(ValidationError) as err:
+            workspaces.apply_settings(s, ws, workspaces.validate_settings(**settings_form(currency="USD")))
+        assert err.value.errors == {"currency": "The currency is fixed once certificates have been issued in it "
+                                                "(this workspace's are in EUR)."}
+        # the rest of the form still saves with the currency it has
+        workspaces.apply_settings(s, ws, workspaces.validate_settings(**settings_form(currency="EUR", expiry_days="90")))
+    with db.read_session(db_url) as s:
+        saved = s.get(Workspace, ws.id)
+        assert (saved.currency, saved.expiry_days) == ("EUR", 90)
 
 
 def test_the_public_portal_can_be_switched_back_on(db_url):
