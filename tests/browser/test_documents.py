@@ -87,6 +87,10 @@ def test_edit_an_action_and_see_the_preview(owner: Page, app_server):
     expect(preview).to_contain_text("Thanks Pat Buyer, here is your receipt")
     subject.fill("Hi {{ nickname }}")
     expect(preview).to_contain_text("Unknown placeholder “nickname”")
+    # what a template may hold is said beside it, and a loop is refused before it can run
+    expect(owner.get_by_text("Loops and calculations are not available.", exact=False)).to_be_visible()
+    subject.fill("{% for n in range(100000) %}{{ n }}{% endfor %}")
+    expect(preview).to_contain_text("loops, calls, arithmetic and variables are not available")
     subject.fill(original)
     owner.get_by_role("button", name="Save action").click()
     expect(owner.get_by_text("Action “Receipt to purchaser” saved.")).to_be_visible()

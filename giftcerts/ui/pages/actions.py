@@ -279,6 +279,9 @@ def _editor() -> rx.Component:
                     rx.el.ul(rx.foreach(PLACEHOLDER_HELP, lambda p: rx.el.li(
                         rx.code(p["name"], size="1"), " ", rx.text(p["meaning"], size="1", as_="span"))),
                         style={"padding_left": "1rem", "margin": "0"}),
+                    rx.text("To write something only when a value is there: ",
+                            rx.code("{% if message %}…{% else %}…{% endif %}", size="1"),
+                            ". Loops and calculations are not available.", size="1", color_scheme="gray"),
                     spacing="2", width="100%", align="start",
                 ),
                 columns=rx.breakpoints(initial="1", md="2"),
