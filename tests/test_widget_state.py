@@ -68,6 +68,8 @@ def call(cls, name: str, *args, token: str, ip: str = "203.0.113.9"):
     })
     state = root.get_substate(cls.get_full_name().split("."))
     result = cls.event_handlers[name].fn(state, *args)
+    if inspect.iscoroutine(result):  # an async handler, such as the demo checkout's on_load
+        result = asyncio.run(result)
     events = list(result) if inspect.isgenerator(result) else [result]
     return state, [e for e in events if e is not None]
 
@@ -193,18 +195,10 @@ def test_the_demo_checkout_is_off_unless_the_server_says_it_is_a_demo(sqlite_onl
     with db.write_session(sqlite_only_url) as s:
         make_workspace(s, slug="demo")
     before = snapshot(sqlite_only_url)
-    state, events = asyncio.run(call_async(DemoCheckoutState, "on_load"))
+    state, events = call(DemoCheckoutState, "on_load", token="")
     assert state.phase == "unavailable" and state.problem == "The demo checkout is turned off on this server."
     assert state.widget_src == "" and events == []
     assert snapshot(sqlite_only_url) == before
     with db.read_session(sqlite_only_url) as s:
         assert s.execute(sa.text("SELECT count(*) FROM api_keys")).scalar() == 0
 
-
-async def call_async(cls, name: str, *, token: str = "", ip: str = "203.0.113.9"):
-    root = rx.State(_reflex_internal_init=True)
-    root.router = RouterData.from_router_data({"query": {}, "pathname": "/demo/checkout", "asPath": "/demo/checkout",
-                                               "headers": {"origin": "http://localhost:3000"}, "ip": ip})
-    state = root.get_substate(cls.get_full_name().split("."))
-    result = await cls.event_handlers[name].fn(state)
-    return state, [e for e in ([result] if result is not None else [])]

@@ -74,6 +74,18 @@ def other_site(html: str):
         server.shutdown()
 
 
+@contextmanager
+def also_embedded_on(app_server, ws, origin: str):
+    """The workspace allows `origin` to embed its widget for the duration, then as it was."""
+    with db.write_session(app_server["db_url"]) as s:
+        s.get(Workspace, ws.id).embed_origins = f"{ws.embed_origins} {origin}"
+    try:
+        yield
+    finally:
+        with db.write_session(app_server["db_url"]) as s:
+            s.get(Workspace, ws.id).embed_origins = ws.embed_origins
+
+
 def open_checkout(page: Page) -> None:
     page.goto("/demo/checkout")
     expect(page.locator("#amount-due")).to_have_text("$480.00")
@@ -223,18 +235,12 @@ def test_no_other_site_can_frame_the_dashboard_or_the_portal(page: Page, app_ser
         _, token = redemption.create_widget_session(s, ws, order_id=order.id)
     decoy = (f'<iframe title="sign-in" src="{base}/login"></iframe>'
              f'<iframe title="widget" src="{base}/widget/redeem?session={token}"></iframe>')
-    with other_site(decoy) as hostile:
-        with db.write_session(app_server["db_url"]) as s:
-            # control: a widget this origin may frame, so the refusal below is our policy's doing
-            s.get(Workspace, ws.id).embed_origins = f"{ws.embed_origins} {hostile}"
-        try:
-            page.goto(f"{hostile}/")
-            expect(page.frame_locator("iframe[title='widget']").get_by_label("Gift certificate code")).to_be_visible()
-            expect(page.frame_locator("iframe[title='sign-in']").get_by_label("Email")).to_have_count(0)
-            assert [f.url for f in page.frames if f.url.startswith("chrome-error://")]  # refused, not slow
-        finally:
-            with db.write_session(app_server["db_url"]) as s:
-                s.get(Workspace, ws.id).embed_origins = ws.embed_origins
+    # control: a widget this origin may frame, so the refusal below is our policy's doing
+    with other_site(decoy) as hostile, also_embedded_on(app_server, ws, hostile):
+        page.goto(f"{hostile}/")
+        expect(page.frame_locator("iframe[title='widget']").get_by_label("Gift certificate code")).to_be_visible()
+        expect(page.frame_locator("iframe[title='sign-in']").get_by_label("Email")).to_have_count(0)
+        assert [f.url for f in page.frames if f.url.startswith("chrome-error://")]  # refused, not slow
     # our own pages may still frame it
     page.route(f"{base}/decoy.html", lambda route: route.fulfill(content_type="text/html", body=decoy))
     page.goto(f"{base}/decoy.html")
@@ -255,19 +261,13 @@ def test_a_booking_site_on_another_site_can_use_the_widget_even_where_the_browse
         '<script>window.addEventListener("message", function (event) {'
         f' if (event.origin === "{base}") document.getElementById("due").textContent = event.data.amount_due_cents;'
         '});</script>')
-    with other_site(booking_page) as booking:
-        with db.write_session(app_server["db_url"]) as s:
-            s.get(Workspace, ws.id).embed_origins = f"{ws.embed_origins} {booking}"
-        try:
-            page.goto(f"{booking}/")
-            apply(page, cert.code)
-            expect(widget(page).get_by_role("list", name="Applied gift certificates")).to_contain_text(cert.code[-4:])
-            expect(page.locator("#due")).to_have_text(str(ORDER_TOTAL - cert.amount_cents))
-            framed = next(frame for frame in page.frames if "/widget/redeem" in frame.url)
-            # Chromium refused this third-party frame its storage (as in any incognito window);
-            # the page ran on the in-memory stand-in instead of failing to render.
-            assert framed.evaluate("!(window.sessionStorage instanceof Storage)")
-        finally:
-            with db.write_session(app_server["db_url"]) as s:
-                s.get(Workspace, ws.id).embed_origins = ws.embed_origins
+    with other_site(booking_page) as booking, also_embedded_on(app_server, ws, booking):
+        page.goto(f"{booking}/")
+        apply(page, cert.code)
+        expect(widget(page).get_by_role("list", name="Applied gift certificates")).to_contain_text(cert.code[-4:])
+        expect(page.locator("#due")).to_have_text(str(ORDER_TOTAL - cert.amount_cents))
+        framed = next(frame for frame in page.frames if "/widget/redeem" in frame.url)
+        # Chromium refused this third-party frame its storage (as in any incognito window);
+        # the page ran on the in-memory stand-in instead of failing to render.
+        assert framed.evaluate("!(window.sessionStorage instanceof Storage)")
     assert status_of(app_server, cert.id) == "redeemed"
