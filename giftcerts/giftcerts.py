@@ -35,6 +35,7 @@ from giftcerts.ui.pages.segments import SegmentsState, segments_page
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
 from giftcerts.ui.head import head_components
+from giftcerts.ui.session_boundary import SessionBoundary
 from giftcerts.ui.pages.actions import ActionsState, actions_page
 from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
 from giftcerts.ui.pages.jobs import JobsState, jobs_page
@@ -47,6 +48,8 @@ app = rx.App(
                                        *document_routes(), *exports.routes()]), frame_ancestors],
     head_components=head_components(),
 )
+# Before every event: a tab's page states never outlive the staff session they were filled for.
+app.add_middleware(SessionBoundary(), index=0)
 
 
 def _index() -> rx.Component:

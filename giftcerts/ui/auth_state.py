@@ -13,6 +13,8 @@ a state var, so it never travels to the browser's scripts.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from giftcerts import db
@@ -29,6 +31,12 @@ class AuthState(rx.State):
     staff_role: str = ""
     workspace_name: str = ""
     workspace_slug: str = ""
+    # Which staff session this tab's page states were filled for (giftcerts.ui.session_boundary).
+    _session_fingerprint: str = ""
+
+    # What a page shows once and forgets when the tab moves to another page (session_boundary).
+    one_view_secrets: ClassVar[tuple[str, ...]] = ()
+    one_view_route: ClassVar[str] = ""
 
     @property
     def session_token(self) -> str:

@@ -4,6 +4,8 @@ SHA-256 is kept."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from giftcerts import db
@@ -37,6 +39,8 @@ class ApiKeysState(AuthState):
     key_dialog_open: bool = False
     revoke_target: dict[str, str] = {}
     revoke_open: bool = False
+    one_view_secrets: ClassVar[tuple[str, ...]] = ("created_key", "key_dialog_open")
+    one_view_route: ClassVar[str] = routes.API_KEYS
 
     def _load(self, principal) -> None:
         ws = self._workspace(principal)

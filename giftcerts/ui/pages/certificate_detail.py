@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import reflex as rx
 
 from giftcerts import db
@@ -27,6 +29,8 @@ class CertificateState(AuthState):
     # issue 5: "Resend email"
     resend_open: bool = False
     resend_to: str = "recipient"
+    one_view_secrets: ClassVar[tuple[str, ...]] = ("cert",)  # the full code
+    one_view_route: ClassVar[str] = routes.CERTIFICATE
 
     def _cert_id(self) -> int | None:
         raw = str(self.router.page.params.get("cert_id", ""))

@@ -12,6 +12,7 @@ the checkout in progress; nothing secret is sent to the browser.
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import reflex as rx
 
@@ -364,6 +365,10 @@ class ConfirmationState(rx.State):
     expires: str = ""
     pdf_href: str = ""
     checks: int = 0
+    # The code and the download link stay on the confirmation page (giftcerts.ui.session_boundary).
+    one_view_secrets: ClassVar[tuple[str, ...]] = ("code", "pdf_href", "recipient_email", "purchaser_email",
+                                                   "message")
+    one_view_route: ClassVar[str] = routes.PORTAL_CONFIRMATION
 
     def _load(self) -> None:
         slug = str(self.router.page.params.get("workspace", ""))[:63]
