@@ -74,6 +74,9 @@ def cmd_cleanup_pending(args) -> None:
     counts = checkout.cleanup_abandoned(older_than=timedelta(minutes=args.minutes))
     print(f"Abandoned checkouts: {counts['cancelled']} cancelled, {counts['activated']} found paid and activated, "
           f"{counts['skipped']} left for later.")
+    counts = checkout.finish_stale_refunds(older_than=timedelta(minutes=args.minutes))
+    print(f"Refunds left in progress: {counts['voided']} finished and voided, {counts['restored']} refused by "
+          f"Stripe and put back, {counts['skipped']} still without an answer.")
 
 
 def cmd_localstripe(args) -> None:
@@ -166,8 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=500)
     p.set_defaults(func=cmd_expire)
 
-    p = sub.add_parser("cleanup-pending", help="cancel portal checkouts whose payment never completed")
-    p.add_argument("--minutes", type=int, default=60, help="age of a Pending portal certificate to clean up")
+    p = sub.add_parser("cleanup-pending", help="cancel portal checkouts whose payment never completed, and finish "
+                                               "voids whose refund was left in progress")
+    p.add_argument("--minutes", type=int, default=60,
+                   help="age of a Pending portal certificate (or of a refund in progress) to clean up")
     p.set_defaults(func=cmd_cleanup_pending)
 
     p = sub.add_parser("localstripe", help="start localstripe for development and print the app's Stripe settings")

@@ -90,7 +90,8 @@ app.add_page(certificate_types_page, route=routes.CERTIFICATE_TYPES, title="Cert
 app.add_page(segments_page, route=routes.SEGMENTS, title="Segments · giftcerts",
              on_load=[SegmentsState.require_login, SegmentsState.on_load])
 
-# Portal checkouts nobody finished: resolved with Stripe and cancelled after this long.
+# Portal checkouts nobody finished: resolved with Stripe and cancelled after this long; voids
+# whose refund was left in progress (a crash while Stripe was asked) are finished after it too.
 PENDING_TIMEOUT = timedelta(minutes=int(os.environ.get("GIFTCERTS_PENDING_TIMEOUT_MINUTES", "60")))
 
 
@@ -104,6 +105,9 @@ async def _cleanup_abandoned_checkouts():
             counts = await asyncio.to_thread(checkout.cleanup_abandoned, older_than=PENDING_TIMEOUT)
             if any(counts.values()):
                 logging.getLogger("giftcerts").info("abandoned checkouts: %s", counts)
+            counts = await asyncio.to_thread(checkout.finish_stale_refunds, older_than=PENDING_TIMEOUT)
+            if any(counts.values()):
+                logging.getLogger("giftcerts").info("refunds left in progress: %s", counts)
         except Exception:  # noqa: BLE001  (try again next round)
             logging.getLogger("giftcerts").exception("cleaning up abandoned checkouts failed")
 

@@ -24,10 +24,13 @@ class CertificateStatus(str, enum.Enum):
     REDEEMED = "redeemed"
     VOIDED = "voided"
     EXPIRED = "expired"
+    # A paid portal certificate being voided while its card refund is with Stripe: out of
+    # circulation (every redemption path requires 'active'), then Voided, or back if refused.
+    REFUNDING = "refunding"
 
     @property
     def label(self) -> str:
-        return self.value.capitalize()
+        return "Refund in progress" if self is CertificateStatus.REFUNDING else self.value.capitalize()
 
 
 class CertificateSource(str, enum.Enum):
@@ -157,6 +160,9 @@ class Certificate(SQLModel, table=True):
         # Reports: voids of a period (only voided certificates carry voided_at, hence partial).
         sa.Index("ix_certificates_ws_voided", "workspace_id", "voided_at", "status", "amount_cents", "activated_at",
                  "certificate_type_id", "source", sqlite_where=sa.text("voided_at IS NOT NULL"), postgresql_where=sa.text("voided_at IS NOT NULL")),
+        # The clean-up's look for refunds left in progress (a crash, an unanswered Stripe): almost always empty.
+        sa.Index("ix_certificates_refunding", "refund_requested_at",
+                 sqlite_where=sa.text("status = 'refunding'"), postgresql_where=sa.text("status = 'refunding'")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -188,6 +194,8 @@ class Certificate(SQLModel, table=True):
     # Set once the payment was refunded through Stripe (staff voided a paid portal certificate).
     stripe_refund_id: str | None = Field(default=None, max_length=255)
     refunded_at: datetime | None = None
+    # When the certificate was taken out of circulation for its refund (status Refund in progress).
+    refund_requested_at: datetime | None = None
 
 
 class CertificateType(SQLModel, table=True):

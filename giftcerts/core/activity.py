@@ -27,6 +27,8 @@ class ActivityKind(str, enum.Enum):
     RELEASED = "Released"
     REFUNDED = "Refunded"
     REMINDER_SENT = "Reminder sent"
+    REFUND_STARTED = "Refund started"
+    REFUND_FAILED = "Refund failed"
 
 
 MEANINGS: dict[ActivityKind, str] = {
@@ -42,6 +44,8 @@ MEANINGS: dict[ActivityKind, str] = {
     ActivityKind.RELEASED: "Redemption was undone because the booking was cancelled",
     ActivityKind.REFUNDED: "The card payment was refunded to the purchaser",
     ActivityKind.REMINDER_SENT: "The holder was reminded that the certificate expires soon",
+    ActivityKind.REFUND_STARTED: "Voiding began: out of use while the card refund is with Stripe",
+    ActivityKind.REFUND_FAILED: "Stripe refused the refund; the certificate was put back as it was",
 }
 
 SYSTEM_ACTOR = "system"

@@ -4,6 +4,9 @@
     Pending -> Voided (an unpaid sale cancelled)
     Voided  -> Active (reactivate; refused when it expired meanwhile)
     Redeemed -> Active | Expired (the redemption is released because the booking was cancelled)
+    Active | Pending -> Refunding -> Voided | back to Active | Pending
+        (a portal sale voided with a card refund: out of circulation while Stripe is asked,
+        committed before the call; Voided with the refund, or back as it was if Stripe refused)
 
 Every transition is a conditional UPDATE (`... WHERE status IN (allowed)`), so two
 staff members, tabs or API clients racing on one certificate cannot both win, and
@@ -32,11 +35,12 @@ from giftcerts.models import Certificate, CertificateSource, CertificateStatus, 
 S = CertificateStatus
 
 ALLOWED: dict[CertificateStatus, frozenset[CertificateStatus]] = {
-    S.PENDING: frozenset({S.ACTIVE, S.VOIDED}),
-    S.ACTIVE: frozenset({S.REDEEMED, S.VOIDED, S.EXPIRED}),
+    S.PENDING: frozenset({S.ACTIVE, S.VOIDED, S.REFUNDING}),
+    S.ACTIVE: frozenset({S.REDEEMED, S.VOIDED, S.EXPIRED, S.REFUNDING}),
     S.VOIDED: frozenset({S.ACTIVE}),
     S.REDEEMED: frozenset({S.ACTIVE, S.EXPIRED}),  # released: booking cancelled before travel
     S.EXPIRED: frozenset(),
+    S.REFUNDING: frozenset({S.VOIDED, S.ACTIVE, S.PENDING}),  # refunded, or refused by Stripe: back as it was
 }
 
 
@@ -46,6 +50,11 @@ def can_transition(current: CertificateStatus | str, target: CertificateStatus |
 
 def _from_states(target: CertificateStatus) -> list[str]:
     return [source.value for source, targets in ALLOWED.items() if target in targets]
+
+
+# States that staff, the API and the clean-up may void directly. A certificate in Refunding is
+# voided only by `finish_refund`, with the refund's outcome, never around it.
+VOIDABLE = [state for state in _from_states(S.VOIDED) if state != S.REFUNDING.value]
 
 
 @dataclass(frozen=True)
@@ -223,25 +232,114 @@ def activate_portal_purchase(
     return cert
 
 
+def clean_reason(reason: str | None) -> str:
+    """The reason a void needs for the record, cleaned; ValidationError when missing or too long."""
+    reason_text = clean_text(reason, multiline=True)
+    if not reason_text:
+        raise ValidationError({"reason": "Enter a reason for voiding this certificate."})
+    if len(reason_text) > REASON_MAX:
+        raise ValidationError({"reason": f"The reason must be at most {REASON_MAX} characters."})
+    return reason_text
+
+
 def void_certificate(
     session: Session, workspace: Workspace, *, certificate_id: int, reason: str | None, actor: str,
     now: datetime | None = None, refund_id: str | None = None,
 ) -> Certificate:
     """Cancel a certificate (refund or correction). A reason is required for the record."""
     now = now or utcnow()
-    reason_text = clean_text(reason, multiline=True)
-    if not reason_text:
-        raise ValidationError({"reason": "Enter a reason for voiding this certificate."})
-    if len(reason_text) > REASON_MAX:
-        raise ValidationError({"reason": f"The reason must be at most {REASON_MAX} characters."})
+    reason_text = clean_reason(reason)
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _void(session, cert, allowed_from=VOIDABLE, reason_text=reason_text, actor=actor, now=now, refund_id=refund_id)
+    return cert
+
+
+def _void(session: Session, cert: Certificate, *, allowed_from: list[str], reason_text: str, actor: str,
+          now: datetime, refund_id: str | None) -> None:
     refund_values = {"stripe_refund_id": refund_id, "refunded_at": now} if refund_id else {}
-    _transition(session, cert, S.VOIDED, allowed_from=_from_states(S.VOIDED),
+    _transition(session, cert, S.VOIDED, allowed_from=allowed_from,
                 values={"voided_at": now, "void_reason": reason_text, **refund_values})
     refunded = (f" Payment of {money.format_money(cert.amount_cents, cert.currency)} refunded to the card "
                 f"(Stripe {refund_id}).") if refund_id else ""
     activity.record(session, cert, ActivityKind.VOIDED, actor=actor, now=now,
                     details=f"Reason: {reason_text}{refunded}")
+
+
+# --- voiding with a card refund: Refund in progress while Stripe is asked --------------------
+#
+# Three transactions around one call to Stripe, none of them open during the call:
+#   begin_refund   Active | Pending -> Refunding  (committed first: from here no redemption,
+#                                                 activation, expiry or reactivation matches)
+#   finish_refund  Refunding -> Voided            (Stripe refunded, or nothing had been paid)
+#   cancel_refund  Refunding -> Active | Pending  (Stripe refused: nothing was paid back)
+# When Stripe's answer is unknown (a crash, a lost response) the certificate stays Refunding:
+# voiding it again or the clean-up asks Stripe (same idempotency key, existing refunds found
+# first) and finishes it.
+
+def begin_refund(
+    session: Session, workspace: Workspace, *, certificate_id: int, reason: str | None, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Take a certificate out of circulation before its payment is refunded (the void's reason is
+    kept for when it is voided). The caller commits this before calling Stripe."""
+    now = now or utcnow()
+    reason_text = clean_reason(reason)
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _transition(session, cert, S.REFUNDING, allowed_from=[S.PENDING.value, S.ACTIVE.value],
+                values={"refund_requested_at": now, "void_reason": reason_text})
+    doing = ("the card payment is being refunded through Stripe" if cert.activated_at is not None else
+             "the checkout is being cancelled at Stripe (and refunded if it was paid)")
+    activity.record(session, cert, ActivityKind.REFUND_STARTED, actor=actor, now=now,
+                    details=f"Reason: {reason_text}. Voiding: {doing}; the certificate cannot be used meanwhile.")
+    return cert
+
+
+def finish_refund(
+    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str | None, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Refunding -> Voided once Stripe has answered: with the refund's id, or None when nothing
+    had been paid (an unfinished checkout, cancelled at Stripe)."""
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    _void(session, cert, allowed_from=[S.REFUNDING.value], reason_text=cert.void_reason or "Refunded",
+          actor=actor, now=now, refund_id=refund_id)
+    return cert
+
+
+def cancel_refund(
+    session: Session, workspace: Workspace, *, certificate_id: int, reason: str, actor: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Refunding -> Active (Pending if it was never paid): Stripe refused the refund, so nothing
+    was paid back and the certificate returns to circulation as it was; `reason` says why."""
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    target = S.ACTIVE if cert.activated_at is not None else S.PENDING
+    _transition(session, cert, target, allowed_from=[S.REFUNDING.value],
+                values={"refund_requested_at": None, "void_reason": None})
+    activity.record(session, cert, ActivityKind.REFUND_FAILED, actor=actor, now=now,
+                    details=f"{reason} The certificate was not voided and is {target.label} again.")
+    return cert
+
+
+def record_refund(
+    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str, actor: str, details: str,
+    now: datetime | None = None,
+) -> Certificate:
+    """Keep a refund on record when the certificate could not be voided with it (it was changed
+    meanwhile): not a status change, but never a refund without a trace. A refunded certificate
+    cannot be reactivated."""
+    now = now or utcnow()
+    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
+    session.execute(
+        sa.update(Certificate)
+        .where(Certificate.id == cert.id, Certificate.stripe_refund_id.is_(None))
+        .values(stripe_refund_id=refund_id, refunded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(cert)
+    activity.record(session, cert, ActivityKind.REFUNDED, actor=actor, now=now, details=details)
     return cert
 
 
@@ -252,7 +350,7 @@ def reactivate_certificate(
     now = now or utcnow()
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     if cert.status != S.VOIDED.value:
-        raise InvalidTransition(f"Only a voided certificate can be reactivated; this one is {S(cert.status).label}.")
+        raise InvalidTransition(f"Only a voided certificate can be reactivated; this one {_is(cert)}.")
     if cert.activated_at is None:
         raise InvalidTransition("This certificate was voided before it was paid, so there is nothing to restore. "
                                 "Create a new certificate instead.")
@@ -337,10 +435,14 @@ def _transition(
 
 
 def _refusal(cert: Certificate, target: CertificateStatus) -> str:
-    verb = {S.ACTIVE: "activated", S.VOIDED: "voided", S.REDEEMED: "redeemed", S.EXPIRED: "expired"}.get(
-        target, target.value
-    )
-    return f"This certificate is {S(cert.status).label} and cannot be {verb}."
+    verb = {S.ACTIVE: "activated", S.VOIDED: "voided", S.REDEEMED: "redeemed", S.EXPIRED: "expired",
+            S.REFUNDING: "voided"}.get(target, target.value)
+    return f"This certificate {_is(cert)} and cannot be {verb}."
+
+
+def _is(cert: Certificate) -> str:
+    status = S(cert.status)
+    return "is being refunded" if status is S.REFUNDING else f"is {status.label}"
 
 
 def describe(cert: Certificate) -> str:

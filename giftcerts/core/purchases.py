@@ -226,6 +226,17 @@ def abandoned(session: Session, *, now: datetime | None = None, older_than: time
         .order_by(Certificate.created_at).limit(limit)))
 
 
+def refunds_in_progress(session: Session, *, now: datetime | None = None, older_than: timedelta,
+                        limit: int = 200) -> list[Certificate]:
+    """Certificates taken out of circulation for a refund more than `older_than` ago and still
+    waiting for Stripe's answer: the void's process died or never heard back."""
+    cutoff = (now or utcnow()) - older_than
+    return list(session.exec(
+        select(Certificate).where(Certificate.status == S.REFUNDING.value,
+                                  Certificate.refund_requested_at < cutoff)
+        .order_by(Certificate.refund_requested_at).limit(limit)))
+
+
 def type_label(session: Session, cert: Certificate) -> str:
     if cert.certificate_type_id is None:
         return ""

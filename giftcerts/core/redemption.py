@@ -173,6 +173,10 @@ def _eligible(session: Session, workspace: Workspace, *, code: str | None, order
         raise InvalidTransition("This gift certificate has been cancelled and cannot be used.")
     if cert.status == S.PENDING.value:
         raise InvalidTransition("This gift certificate has not been paid for yet, so it cannot be used.")
+    if cert.status == S.REFUNDING.value:
+        raise InvalidTransition("This gift certificate is being cancelled and refunded, so it cannot be used.")
+    if cert.status != S.ACTIVE.value:  # any other state: the conditional UPDATE would refuse it anyway
+        raise InvalidTransition("This gift certificate cannot be used.")
     if cert.currency != order.currency:
         raise CurrencyMismatch(f"This gift certificate is in {cert.currency} but the order is in {order.currency}.")
     if cert.amount_cents > order.amount_due_cents:

@@ -80,6 +80,7 @@ class Fields:
 def fields(cert: Certificate, workspace: Workspace, cert_type: CertificateType | None = None) -> Fields:
     accent = (cert_type.accent_color if cert_type else "") or DEFAULT_ACCENT
     note = {"voided": "VOIDED — this certificate cannot be used.",
+            "refunding": "Being cancelled and refunded — this certificate cannot be used.",
             "redeemed": "Already redeemed.", "expired": "Expired."}.get(cert.status, "")
     return Fields(
         workspace_name=workspace.name,

@@ -14,6 +14,11 @@ keeps money and certificates consistent:
 A declined card cancels the Pending certificate at once with Stripe's reason. A checkout that
 is never finished is resolved by `cleanup_abandoned`, which asks Stripe first, so a payment that
 did succeed activates its certificate instead of being cancelled.
+
+Voiding a paid portal certificate (`void_with_refund`) is the same kind of sequence: the
+certificate is taken out of circulation (Refund in progress) and committed, then Stripe is
+asked for the refund, then it is voided, or put back if Stripe refused. A void whose answer
+from Stripe never arrived is finished by voiding again or by `finish_stale_refunds`.
 """
 
 from __future__ import annotations
@@ -24,10 +29,9 @@ from datetime import datetime, timedelta
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import activity, lifecycle, money, purchases
-from giftcerts.core.activity import ActivityKind
-from giftcerts.core.errors import DomainError, InvalidTransition, ValidationError
-from giftcerts.core.validation import REASON_MAX, clean_text
+from giftcerts.core import lifecycle, money, purchases
+from giftcerts.core.errors import DomainError, InvalidTransition
+from giftcerts.core.validation import REASON_MAX
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
 from giftcerts.payments import gateway
 from giftcerts.payments.gateway import CardReference, GatewayError, PaymentFailed
@@ -211,51 +215,98 @@ def cleanup_abandoned(*, older_than: timedelta, now: datetime | None = None, url
     return counts
 
 
+def finish_stale_refunds(*, older_than: timedelta, now: datetime | None = None, url: str | None = None) -> dict:
+    """Finish voids left in Refund in progress for longer than `older_than` (the void's process
+    died while Stripe was asked, or Stripe's answer never came): ask Stripe with the same
+    idempotency key, as voiding again would. Refunded (or nothing to refund): Voided with the
+    reason staff gave; refused by Stripe: back as it was, with the reason in the log; still no
+    answer: left for the next round. Runs with `cleanup_abandoned`, after the same timeout."""
+    now = now or utcnow()
+    counts = {"voided": 0, "restored": 0, "skipped": 0}
+    with db.read_session(url) as session:
+        stale = [(c.workspace_id, c.id, c.stripe_payment_intent_id)
+                 for c in purchases.refunds_in_progress(session, now=now, older_than=older_than)]
+    for ws_id, cert_id, pi_id in stale:
+        try:
+            _refund_and_void(ws_id, cert_id, pi_id, purchases.CLEANUP_ACTOR, url)
+        except DomainError as exc:  # RefundFailed, or settled meanwhile by someone else
+            log.warning("clean-up: refund of certificate %s: %s", cert_id, exc.message)
+        with db.read_session(url) as session:
+            status = session.get(Certificate, cert_id).status
+        counts["voided" if status == S.VOIDED.value else "skipped" if status == S.REFUNDING.value
+               else "restored"] += 1
+    return counts
+
+
 def void_with_refund(*, workspace_id: int, certificate_id: int, reason: str | None, actor: str,
                      url: str | None = None) -> Certificate:
-    """Staff void a certificate; a paid portal certificate is refunded through Stripe first.
+    """Staff void a certificate; a paid portal certificate's payment is refunded through Stripe.
 
-    Refund, then void: if the refund fails nothing changes and staff see Stripe's reason. The
-    refund's idempotency key (and a look for an existing refund) makes trying again safe. If the
-    void then fails (the certificate changed meanwhile), the refund is recorded in the activity
-    log and the error says so: never a silent half-done state."""
-    text = clean_text(reason, multiline=True)
-    if not text:
-        raise ValidationError({"reason": "Enter a reason for voiding this certificate."})
-    if len(text) > REASON_MAX:
-        raise ValidationError({"reason": f"The reason must be at most {REASON_MAX} characters."})
+    The certificate is taken out of circulation first (lifecycle.begin_refund: Refund in
+    progress, committed), so no redemption can land while Stripe is asked; then it is voided
+    with the refund, or put back as it was if Stripe refused (staff see Stripe's reason). No
+    transaction is open during the call. If Stripe's answer is unknown (lost, or a crash), it
+    stays Refund in progress: voiding it again (no new reason needed), or `finish_stale_refunds`
+    after the timeout, asks Stripe again (same idempotency key, existing refunds found first)
+    and finishes."""
     with db.read_session(url) as session:
         cert = lifecycle.get_certificate(session, workspace_id=workspace_id, certificate_id=certificate_id)
+    if cert.status == S.REFUNDING.value:
+        # A refund left in progress: ask Stripe again and finish, with the reason given when it started.
+        return _refund_and_void(workspace_id, cert.id, cert.stripe_payment_intent_id, actor, url)
+    text = lifecycle.clean_reason(reason)
+    if not (cert.source == CertificateSource.PORTAL.value and cert.stripe_payment_intent_id
+            and cert.refunded_at is None and cert.status in (S.ACTIVE.value, S.PENDING.value)):
+        with db.write_session(url) as session:
+            ws = session.get(Workspace, workspace_id)
+            return lifecycle.void_certificate(session, ws, certificate_id=cert.id, reason=text, actor=actor)
+    with db.write_session(url) as session:
         ws = session.get(Workspace, workspace_id)
-    pi_id = cert.stripe_payment_intent_id
+        lifecycle.begin_refund(session, ws, certificate_id=cert.id, reason=text, actor=actor)
+    return _refund_and_void(workspace_id, cert.id, cert.stripe_payment_intent_id, actor, url)
+
+
+def _refund_and_void(workspace_id: int, cert_id: int, pi_id: str, actor: str, url: str | None) -> Certificate:
+    """The Stripe half of voiding a certificate in Refund in progress, and its outcome."""
     refund_id = None
-    if cert.source == CertificateSource.PORTAL.value and pi_id and cert.refunded_at is None and \
-            cert.status in (S.ACTIVE.value, S.PENDING.value):
-        if not lifecycle.can_transition(cert.status, S.VOIDED):
-            raise InvalidTransition(f"This certificate is {S(cert.status).label} and cannot be voided.")
+    try:
+        intent = gateway.retrieve(pi_id)
+        if intent.status not in ("succeeded", "canceled", "requires_payment_method"):
+            intent = gateway.cancel(pi_id)  # an unfinished checkout: make sure it cannot be paid later
+        if intent.status == "succeeded":
+            refund_id = gateway.refund(pi_id, idempotency_key=_idempotency(cert_id, "refund"))
+    except gateway.RefundUncertain as exc:
+        log.warning("refund of certificate %s: no answer from Stripe (%s); left in progress", cert_id, exc)
+        raise RefundFailed(f"Stripe did not confirm the refund ({exc}). The certificate stays out of use "
+                           "(Refund in progress) until Stripe's answer is known: void it again to finish; "
+                           "otherwise the clean-up finishes it.") from exc
+    except (GatewayError, gateway.PaymentsNotConfigured) as exc:
+        # No refund was made: back in circulation as it was, and the log says why (unless a
+        # second void settled it meanwhile).
         try:
-            intent = gateway.retrieve(pi_id)
-            if intent.status not in ("succeeded", "canceled", "requires_payment_method"):
-                intent = gateway.cancel(pi_id)  # an unfinished checkout: make sure it cannot be paid later
-            if intent.status == "succeeded":
-                refund_id = gateway.refund(pi_id, idempotency_key=_idempotency(cert.id, "refund"))
-        except (GatewayError, gateway.PaymentsNotConfigured) as exc:
-            raise RefundFailed(f"The refund through Stripe failed ({exc}). The certificate was not voided; "
-                               "please try again.") from exc
+            with db.write_session(url) as session:
+                ws = session.get(Workspace, workspace_id)
+                lifecycle.cancel_refund(session, ws, certificate_id=cert_id, actor=actor,
+                                        reason=f"The refund through Stripe failed: {exc}."[:REASON_MAX])
+        except InvalidTransition:
+            pass
+        raise RefundFailed(f"The refund through Stripe failed ({exc}). The certificate was not voided; "
+                           "please try again.") from exc
     try:
         with db.write_session(url) as session:
             ws = session.get(Workspace, workspace_id)
-            return lifecycle.void_certificate(session, ws, certificate_id=cert.id, reason=text, actor=actor,
-                                              refund_id=refund_id)
-    except DomainError as exc:
-        if refund_id is None:
-            raise
+            return lifecycle.finish_refund(session, ws, certificate_id=cert_id, refund_id=refund_id, actor=actor)
+    except InvalidTransition as exc:
+        # Someone else settled it meanwhile (a second void, the clean-up).
         with db.write_session(url) as session:
-            fresh = session.get(Certificate, cert.id)
-            fresh.stripe_refund_id, fresh.refunded_at = refund_id, utcnow()
-            session.add(fresh)
-            activity.record(session, fresh, ActivityKind.REFUNDED, actor=actor,
-                            details=f"Payment refunded (Stripe {refund_id}), but the certificate could not be "
-                                    f"voided: {exc.message}")
+            ws = session.get(Workspace, workspace_id)
+            fresh = lifecycle.get_certificate(session, workspace_id=workspace_id, certificate_id=cert_id)
+            if fresh.status == S.VOIDED.value and (refund_id is None or fresh.stripe_refund_id == refund_id):
+                return fresh
+            if refund_id is None:
+                raise
+            lifecycle.record_refund(session, ws, certificate_id=cert_id, refund_id=refund_id, actor=actor,
+                                    details=f"Payment refunded (Stripe {refund_id}), but the certificate could "
+                                            f"not be voided: {exc.message}")
         raise RefundFailed(f"The payment was refunded (Stripe {refund_id}), but the certificate could not be "
                            f"voided: {exc.message}") from exc

@@ -46,6 +46,12 @@ class GatewayError(Exception):
     """Stripe could not be reached or answered with an error that is not the card's fault."""
 
 
+class RefundUncertain(GatewayError):
+    """A refund was sent to Stripe but no answer came back (connection lost, Stripe's own error,
+    a concurrent request with the same idempotency key): it may have been made. Only asking
+    Stripe again (same idempotency key, existing refunds looked up first) tells."""
+
+
 @dataclass(frozen=True)
 class StripeSettings:
     secret_key: str
@@ -183,16 +189,24 @@ def cancel(payment_intent_id: str) -> Intent:
 
 
 def refund(payment_intent_id: str, *, idempotency_key: str) -> str:
-    """Refund the whole payment; returns the refund id. Refunding twice returns the first refund."""
+    """Refund the whole payment; returns the refund id. Refunding twice returns the first refund.
+
+    GatewayError: no refund was made (Stripe was not asked to make one, or refused it).
+    RefundUncertain: one was asked for and the answer is unknown; call again to find out."""
     client = _client()
     try:
         existing = client.v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 10})
-        for r in existing.data:
-            if r.status in ("succeeded", "pending"):
-                return r.id
+    except stripe.StripeError as exc:
+        raise GatewayError(str(exc.user_message or exc)) from exc
+    for r in existing.data:
+        if r.status in ("succeeded", "pending"):
+            return r.id
+    try:
         created = client.v1.refunds.create(params={"payment_intent": payment_intent_id},
                                            options={"idempotency_key": idempotency_key})
-    except stripe.StripeError as exc:
+    except (stripe.APIConnectionError, stripe.APIError, stripe.IdempotencyError) as exc:
+        raise RefundUncertain(str(exc.user_message or exc)) from exc
+    except stripe.StripeError as exc:  # an answer from Stripe refusing it (invalid request, auth, rate limit)
         raise GatewayError(str(exc.user_message or exc)) from exc
     if created.status not in ("succeeded", "pending"):
         raise GatewayError(f"Stripe reports the refund as {created.status}.")

@@ -9,9 +9,10 @@ from giftcerts.api.staff_sessions import SIGN_OUT
 from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
 
-STATUS_COLORS = {"pending": "amber", "active": "green", "redeemed": "blue", "voided": "red", "expired": "gray"}
+STATUS_COLORS = {"pending": "amber", "active": "green", "redeemed": "blue", "voided": "red", "expired": "gray",
+                 "refunding": "orange"}
 STATUS_OPTIONS = [("all", "All statuses"), ("pending", "Pending"), ("active", "Active"), ("redeemed", "Redeemed"),
-                  ("voided", "Voided"), ("expired", "Expired")]
+                  ("voided", "Voided"), ("expired", "Expired"), ("refunding", "Refund in progress")]
 
 NAV = [("Overview", routes.DASHBOARD, "layout-dashboard"),
        ("Certificates", routes.CERTIFICATES, "ticket"), ("Orders", routes.ORDERS, "shopping-cart"),

@@ -47,8 +47,10 @@ def certificate_detail(cert: Certificate, ws: Workspace) -> dict[str, str]:
         # Portal sales paid by card (issue 4): the Stripe references, and whether voiding refunds.
         "payment": f"Stripe {cert.stripe_payment_intent_id}" if cert.stripe_payment_intent_id else "",
         "refund": (f"Stripe {cert.stripe_refund_id}, {when(cert.refunded_at)}" if cert.stripe_refund_id else ""),
-        "refundable": "yes" if (cert.source == "portal" and cert.stripe_payment_intent_id and cert.status == "active"
-                                and cert.refunded_at is None) else "",
+        "refundable": "yes" if (cert.source == "portal" and cert.stripe_payment_intent_id
+                                and cert.status in ("active", "refunding") and cert.refunded_at is None) else "",
+        # Voiding with a refund that has not finished (Stripe's answer lost, or a crash): since when.
+        "refund_requested_at": when(cert.refund_requested_at) if cert.status == "refunding" else "",
     }
 
 

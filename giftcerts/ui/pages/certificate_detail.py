@@ -233,19 +233,25 @@ def _resend_dialog() -> rx.Component:
 
 
 def _void_dialog() -> rx.Component:
+    in_progress = CertificateState.cert["status"] == "refunding"  # a void whose refund did not finish
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(
-            rx.button(rx.icon("ban", size=16), "Void", color_scheme="red", variant="soft",
-                      on_click=CertificateState.open_void),
+            rx.button(rx.icon("ban", size=16), rx.cond(in_progress, "Finish void and refund", "Void"),
+                      color_scheme="red", variant="soft", on_click=CertificateState.open_void),
         ),
         rx.alert_dialog.content(
             rx.alert_dialog.title("Void this certificate?"),
             rx.alert_dialog.description(
+                rx.cond(in_progress,
+                        "Voiding began " + CertificateState.cert["refund_requested_at"] + " and Stripe's "
+                        "answer about the refund has not been recorded, so the certificate cannot be used "
+                        "meanwhile. Finishing asks Stripe again: the payment is refunded once at most, then the "
+                        "certificate is voided (or back to how it was if Stripe refuses).",
                 rx.cond(CertificateState.cert["refundable"] == "yes",
                         "It can no longer be redeemed, and the card payment of " + CertificateState.cert["amount"]
                         + " is refunded to the purchaser through Stripe. A refunded certificate cannot be "
                           "reactivated.",
-                        "It can no longer be redeemed. You can reactivate it later unless it expires meanwhile."),
+                        "It can no longer be redeemed. You can reactivate it later unless it expires meanwhile.")),
                 size="2",
             ),
             rx.cond(CertificateState.void_error != "",
@@ -253,14 +259,23 @@ def _void_dialog() -> rx.Component:
                                role="alert", margin_top="0.75rem")),
             rx.form(
                 rx.vstack(
-                    rx.el.label("Reason", html_for="void-reason", style={"font_weight": "500", "font_size": "14px"}),
-                    rx.text_area(id="void-reason", name="reason", placeholder="e.g. Refunded to the customer",
-                                 max_length=500, width="100%", auto_focus=True, aria_describedby="reason-error"),
-                    field_error(CertificateState.errors, "reason"),
+                    rx.cond(
+                        in_progress,
+                        rx.text("Reason given: ", CertificateState.cert["void_reason"], size="2"),
+                        rx.fragment(
+                            rx.el.label("Reason", html_for="void-reason",
+                                        style={"font_weight": "500", "font_size": "14px"}),
+                            rx.text_area(id="void-reason", name="reason", placeholder="e.g. Refunded to the customer",
+                                         max_length=500, width="100%", auto_focus=True,
+                                         aria_describedby="reason-error"),
+                            field_error(CertificateState.errors, "reason"),
+                        ),
+                    ),
                     rx.hstack(
                         rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray",
                                                          type="button")),
-                        rx.button("Void certificate", color_scheme="red", type="submit"),
+                        rx.button(rx.cond(in_progress, "Finish", "Void certificate"), color_scheme="red",
+                                  type="submit"),
                         justify="end",
                         width="100%",
                         spacing="3",
@@ -298,7 +313,7 @@ def _write_actions(status) -> rx.Component:
         rx.hstack(
             rx.cond(status == "pending",
                     rx.button(rx.icon("circle-check", size=16), "Mark as paid", on_click=CertificateState.mark_paid)),
-            rx.cond((status == "active") | (status == "pending"), _void_dialog()),
+            rx.cond((status == "active") | (status == "pending") | (status == "refunding"), _void_dialog()),
             rx.cond((status == "voided") & (CertificateState.cert["refund"] == ""),
                     rx.button(rx.icon("rotate-ccw", size=16), "Reactivate", on_click=CertificateState.reactivate)),
             spacing="2",

@@ -394,7 +394,7 @@ class ConfirmationState(rx.State):
             self.phase, self.code, self.expires = "pending", "", ""
         elif cert.activated_at is None:
             self.phase, self.code, self.expires = "cancelled", "", ""
-        elif cert.status == CertificateStatus.VOIDED.value:
+        elif cert.status in (CertificateStatus.VOIDED.value, CertificateStatus.REFUNDING.value):
             self.phase, self.code, self.expires = "voided", "", ""
         else:
             self.phase = "ready"
