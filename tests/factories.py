@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+from giftcerts import db
 from giftcerts.core import accounts, lifecycle, workspaces
+from giftcerts.core.errors import InvalidTransition
 from giftcerts.models import CertificateSource, StaffRole
 
 _seq = itertools.count(1)
@@ -42,3 +47,21 @@ def make_certificate(session, workspace, *, paid: bool = True, amount="100", now
 def tampered(token: str) -> str:
     """The same token with its last character changed — always different, whatever that character was."""
     return token[:-1] + ("y" if token.endswith("x") else "x")
+
+
+def race(db_url: str, attempts: int, write: Callable[..., object]) -> list[str]:
+    """Run `write(session, n)` from `attempts` threads released at once, each in its own write
+    session: the outcomes, sorted ("refused" for InvalidTransition, "won" otherwise)."""
+    barrier = threading.Barrier(attempts)
+
+    def attempt(n):
+        barrier.wait()
+        try:
+            with db.write_session(db_url) as session:
+                write(session, n)
+            return "won"
+        except InvalidTransition:
+            return "refused"
+
+    with ThreadPoolExecutor(attempts) as pool:
+        return sorted(pool.map(attempt, range(attempts)))

@@ -1,8 +1,6 @@
 """Gift certificates move through statuses: Pending, Active, Redeemed, Voided, Expired.
 Every change is tracked in the activity log. Runs on SQLite and PostgreSQL."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -13,7 +11,7 @@ from giftcerts.clock import utcnow
 from giftcerts.core import activity, lifecycle
 from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
 from giftcerts.models import Certificate
-from tests.factories import make_certificate, make_workspace
+from tests.factories import make_certificate, make_workspace, race
 
 
 def kinds(session, cert):
@@ -118,20 +116,9 @@ def test_simultaneous_voids_of_one_certificate_let_exactly_one_win(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s)
         cert_id = make_certificate(s, ws).id
-    barrier = threading.Barrier(8)
-
-    def attempt(n):
-        barrier.wait()
-        try:
-            with db.write_session(db_url) as s:
-                lifecycle.void_certificate(s, ws, certificate_id=cert_id, reason=f"tab {n}", actor="a@example.com")
-            return "won"
-        except InvalidTransition:
-            return "refused"
-
-    with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(attempt, range(8)))
-    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+    outcomes = race(db_url, 8, lambda s, n: lifecycle.void_certificate(
+        s, ws, certificate_id=cert_id, reason=f"tab {n}", actor="a@example.com"))
+    assert outcomes == ["refused"] * 7 + ["won"]
     with db.read_session(db_url) as s:
         cert = s.get(Certificate, cert_id)
         assert kinds(s, cert).count("Voided") == 1
