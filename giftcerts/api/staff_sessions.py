@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from giftcerts import config, db, ratelimit
 from giftcerts.core import accounts
-from giftcerts.core.errors import RateLimited
 from giftcerts.ui import routes as pages
 
 SESSION_COOKIE = "gc_session"
@@ -70,11 +69,6 @@ def _back_to_login(next_page: str, *, error: str, email: str, wait: int = 0) -> 
     return response
 
 
-def _check_password(email: str, password: str) -> accounts.SignInOutcome:
-    with db.write_session() as session:
-        return accounts.sign_in(session, email=email, password=password)
-
-
 async def sign_in(request: Request) -> Response:
     if request.method != "POST":
         return PlainTextResponse("Sign in from the sign-in page.", status_code=405, headers={"Allow": "POST"})
@@ -93,10 +87,9 @@ async def sign_in(request: Request) -> Response:
     if wait is not None:
         return _back_to_login(next_page, error="throttled", email=email, wait=wait)
     # argon2 is deliberately slow: keep it off the event loop that serves every other client.
-    outcome = await asyncio.to_thread(_check_password, email, password)
-    if outcome.error is not None:
-        if isinstance(outcome.error, RateLimited):
-            return _back_to_login(next_page, error="locked", email=email, wait=outcome.error.retry_after)
+    outcome = await asyncio.to_thread(accounts.sign_in, None, email=email, password=password,
+                                      address=ratelimit.client_address(request))
+    if outcome.error is not None:  # one answer whatever the reason (accounts.SIGN_IN_FAILED)
         return _back_to_login(next_page, error="failed", email=email)
     response = RedirectResponse(pages.after_sign_in(next_page), status_code=303, headers=_NO_STORE)
     response.set_cookie(SESSION_COOKIE, outcome.token, max_age=config.SESSION_MAX_DAYS * 24 * 3600, path="/",
