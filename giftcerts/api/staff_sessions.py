@@ -51,8 +51,9 @@ def _secure() -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """Refuse form posts from other sites (login CSRF: signing a victim into the attacker's account).
-    Browsers send Origin with every form POST; a request without one is not from a browser form."""
+    """Refuse form posts from other sites: signing a victim into the attacker's account (login
+    CSRF) or out of their own. Browsers send Origin with every form POST; a request without one
+    is not from a browser form unless Sec-Fetch-Site says it came from elsewhere."""
     origin = request.headers.get("origin")
     if origin is None:
         return request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
@@ -107,7 +108,10 @@ async def sign_out(request: Request) -> Response:
     if request.method != "POST":
         return PlainTextResponse("Sign out with the dashboard's Sign out button.", status_code=405,
                                  headers={"Allow": "POST"})
-    # SameSite=Strict: a post from another site arrives without the cookie and ends nothing.
+    # SameSite=Strict keeps the cookie off another site's post, but the answer would still clear
+    # it, and a post from a sibling subdomain (same site) carries it: check the origin too.
+    if not _same_origin(request):
+        return PlainTextResponse("Sign out with this site's own Sign out button.", status_code=403)
     token = token_of(request)
     if token:
         await asyncio.to_thread(_end_session, token)

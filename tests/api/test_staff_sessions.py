@@ -189,6 +189,33 @@ def test_signing_out_ends_the_session_and_clears_the_cookie(client, staff_email,
         assert accounts.resolve_session(s, token) is None
 
 
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Origin": "null"},
+                                     {"Origin": "http://gifts.example.com"}, {"Sec-Fetch-Site": "cross-site"}])
+def test_a_sign_out_posted_from_another_site_is_refused_and_the_session_goes_on(client, staff_email, db_url, headers):
+    """An auto-submitted form on another site must not sign the member out."""
+    token = cookie_value(sign_in(client, staff_email), SESSION_COOKIE)
+    client.cookies.set(SESSION_COOKIE, token)
+    if "Origin" not in headers:
+        client.headers.pop("Origin")
+    response = client.post(staff_sessions.SIGN_OUT, headers=headers)
+    assert response.status_code == 403
+    assert SESSION_COOKIE not in set_cookie_headers(response)
+    with db.read_session(db_url) as s:
+        assert accounts.resolve_session(s, token).email == staff_email
+    # while the same sign-out from our own page works
+    client.headers["Origin"] = ORIGIN
+    assert client.post(staff_sessions.SIGN_OUT).status_code == 303
+    with db.read_session(db_url) as s:
+        assert accounts.resolve_session(s, token) is None
+
+
+def test_every_form_post_route_refuses_other_sites(client):
+    """Sign-in and sign-out are the app's only cookie-authenticated form POSTs; each checks the origin."""
+    for route in staff_sessions.routes():
+        response = client.post(route.path, headers={"Origin": "https://evil.example"})
+        assert response.status_code == 403, route.path
+
+
 def test_the_token_is_read_from_a_cookie_header_among_others():
     assert token_from_cookies(f"a=1; {SESSION_COOKIE}=tok_en-1; b=2") == "tok_en-1"
     assert token_from_cookies("") == "" and token_from_cookies("garbage;;;=") == ""
