@@ -48,6 +48,10 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional (the driver runs in autocommit and we issue BEGIN), but
+        # Alembic assumes otherwise and commits after each migration: a run that fails half-way
+        # would stay half-done, and the foreign key check below would come after the commits.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -115,6 +115,13 @@ def engine(url: str | None = None) -> sa.Engine:
 
 
 _sqlite_write_lock = threading.RLock()
+_writing = threading.local()
+
+
+def in_write_transaction() -> bool:
+    """Whether this thread is inside a `write_session` (on SQLite: holds the write lock).
+    Slow work such as password hashing must not run there: every writer would wait for it."""
+    return getattr(_writing, "depth", 0) > 0
 
 
 @contextmanager
@@ -125,11 +132,13 @@ def write_session(url: str | None = None) -> Iterator[Session]:
     lock = _sqlite_write_lock if is_sqlite(normalise_url(url)) else None
     if lock:
         lock.acquire()
+    _writing.depth = getattr(_writing, "depth", 0) + 1
     try:
         with Session(write_engine, expire_on_commit=False) as session:
             with session.begin():
                 yield session
     finally:
+        _writing.depth -= 1
         if lock:
             lock.release()
 

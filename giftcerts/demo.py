@@ -18,7 +18,7 @@ from giftcerts import config
 from giftcerts.clock import utcnow
 from giftcerts.core import accounts, apikeys, lifecycle, redemption, workspaces
 from giftcerts.core.accounts import _hasher
-from giftcerts.models import ApiKey, Certificate, CertificateSource, Job, StaffRole, StaffUser
+from giftcerts.models import ApiKey, Certificate, CertificateSource, Job, SignInRecord, StaffRole, StaffUser
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "owner@demo.example"
@@ -70,9 +70,9 @@ def _ensure_staff(session, ws, email, password, role, name) -> None:
         accounts.create_staff(session, ws, email=email, password=password, role=role, name=name)
     else:
         user.password_hash = _hasher.hash(password)
-        user.failed_logins = 0
-        user.locked_until = None
         session.add(user)
+        # a fresh demo login is not paused by earlier failed attempts
+        session.execute(sa.delete(SignInRecord).where(SignInRecord.email == email))
 
 
 def _certificates(session: Session, ws) -> None:

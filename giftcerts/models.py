@@ -105,9 +105,27 @@ class StaffUser(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=255)
     role: str = Field(default=StaffRole.STAFF.value, max_length=16)
-    failed_logins: int = Field(default=0)
-    locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SignInRecord(SQLModel, table=True):
+    """Sign-in outcomes per (email as typed, client address), the ground for pausing sign-in.
+
+    Kept for any email, with an account or not, so that both are treated alike. The row whose
+    address is "" counts the email's failures from every address within an hour (the cap) and
+    remembers when its member was last alerted by email."""
+
+    __tablename__ = "sign_in_records"
+
+    email: str = Field(max_length=254, primary_key=True)
+    address: str = Field(max_length=64, primary_key=True)
+    failures: int = Field(default=0)  # in a row, since the last success from this address
+    last_failure_at: datetime | None = None
+    paused_until: datetime | None = None
+    last_success_at: datetime | None = None
+    window_start: datetime | None = None
+    window_failures: int = Field(default=0)
+    alerted_at: datetime | None = None
 
 
 class StaffSession(SQLModel, table=True):

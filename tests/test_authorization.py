@@ -112,8 +112,7 @@ def world(sqlite_only_url, monkeypatch):
 
     def sign_in(email: str) -> str:
         """A fresh session for each call: a handler such as sign_out may end the previous one."""
-        with db.write_session(sqlite_only_url) as s:
-            return accounts.sign_in(s, email=email, password=PASSWORD).token
+        return accounts.sign_in(sqlite_only_url, email=email, password=PASSWORD, address="192.0.2.9").token
 
     return {"url": sqlite_only_url, "certs": certs, "sign_in": sign_in, "order_id": order.id}
 

@@ -21,7 +21,6 @@ from starlette.routing import Route
 
 from giftcerts import config, db, ratelimit
 from giftcerts.core import accounts
-from giftcerts.core.errors import RateLimited
 from giftcerts.ui import routes as pages
 
 SESSION_COOKIE = "gc_session"
@@ -52,8 +51,9 @@ def _secure() -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """Refuse form posts from other sites (login CSRF: signing a victim into the attacker's account).
-    Browsers send Origin with every form POST; a request without one is not from a browser form."""
+    """Refuse form posts from other sites: signing a victim into the attacker's account (login
+    CSRF) or out of their own. Browsers send Origin with every form POST; a request without one
+    is not from a browser form unless Sec-Fetch-Site says it came from elsewhere."""
     origin = request.headers.get("origin")
     if origin is None:
         return request.headers.get("sec-fetch-site", "same-origin") == "same-origin"
@@ -68,11 +68,6 @@ def _back_to_login(next_page: str, *, error: str, email: str, wait: int = 0) -> 
     response.set_cookie(OUTCOME_COOKIE, value, max_age=120, path="/", secure=_secure(), httponly=False,
                         samesite="strict")
     return response
-
-
-def _check_password(email: str, password: str) -> accounts.SignInOutcome:
-    with db.write_session() as session:
-        return accounts.sign_in(session, email=email, password=password)
 
 
 async def sign_in(request: Request) -> Response:
@@ -93,10 +88,9 @@ async def sign_in(request: Request) -> Response:
     if wait is not None:
         return _back_to_login(next_page, error="throttled", email=email, wait=wait)
     # argon2 is deliberately slow: keep it off the event loop that serves every other client.
-    outcome = await asyncio.to_thread(_check_password, email, password)
-    if outcome.error is not None:
-        if isinstance(outcome.error, RateLimited):
-            return _back_to_login(next_page, error="locked", email=email, wait=outcome.error.retry_after)
+    outcome = await asyncio.to_thread(accounts.sign_in, None, email=email, password=password,
+                                      address=ratelimit.client_address(request))
+    if outcome.error is not None:  # one answer whatever the reason (accounts.SIGN_IN_FAILED)
         return _back_to_login(next_page, error="failed", email=email)
     response = RedirectResponse(pages.after_sign_in(next_page), status_code=303, headers=_NO_STORE)
     response.set_cookie(SESSION_COOKIE, outcome.token, max_age=config.SESSION_MAX_DAYS * 24 * 3600, path="/",
@@ -114,7 +108,10 @@ async def sign_out(request: Request) -> Response:
     if request.method != "POST":
         return PlainTextResponse("Sign out with the dashboard's Sign out button.", status_code=405,
                                  headers={"Allow": "POST"})
-    # SameSite=Strict: a post from another site arrives without the cookie and ends nothing.
+    # SameSite=Strict keeps the cookie off another site's post, but the answer would still clear
+    # it, and a post from a sibling subdomain (same site) carries it: check the origin too.
+    if not _same_origin(request):
+        return PlainTextResponse("Sign out with this site's own Sign out button.", status_code=403)
     token = token_of(request)
     if token:
         await asyncio.to_thread(_end_session, token)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from giftcerts import config, db
-from giftcerts.core import activity
+from giftcerts.core import accounts, activity
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
 from giftcerts.jobs import outbox
-from giftcerts.models import Action, Certificate, CertificateDocument, Job, Workspace
-from giftcerts.notify import actions, mailer, templates
+from giftcerts.models import Action, Certificate, CertificateDocument, Job, StaffUser, Workspace
+from giftcerts.notify import actions, mailer, security, templates
 
 
 class Skip(Exception):
@@ -114,4 +114,20 @@ def _template(session: Session, action: Action | None, cert: Certificate) -> tup
     return actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, True
 
 
-HANDLERS = {outbox.RENDER_PDF: render_pdf, outbox.DISPATCH: dispatch, outbox.SEND_EMAIL: send_email}
+def sign_in_alert(job: Job, ctx: Context) -> None:
+    """Tell a staff member that their account sees many failed sign-ins (queued by accounts.sign_in)."""
+    payload = json.loads(job.payload)
+    with db.read_session(ctx.url) as session:
+        user = session.get(StaffUser, payload["staff_id"])
+        if user is None:
+            raise Skip("not sent: the staff account was deleted")
+        ws = session.get(Workspace, user.workspace_id)
+    subject, text, html = security.sign_in_alert(workspace_name=ws.name, failures=int(payload["failures"]))
+    mailer.send(mailer.build(job_id=job.id, sender_name=ws.name, to=user.email, subject=subject, text=text,
+                             html=html))
+    with db.write_session(ctx.url) as session:
+        ctx.finish(session, job)
+
+
+HANDLERS = {outbox.RENDER_PDF: render_pdf, outbox.DISPATCH: dispatch, outbox.SEND_EMAIL: send_email,
+            accounts.SIGN_IN_ALERT: sign_in_alert}

@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import expiry
+from giftcerts.core import accounts, expiry
 from giftcerts.jobs.handlers import HANDLERS, Context, Skip
 from giftcerts.models import IdempotencyRecord, Job, JobStatus
 
@@ -140,6 +140,7 @@ class Worker:
                 IdempotencyRecord.created_at < now - timedelta(days=IDEMPOTENCY_DAYS))).rowcount
             purged += session.execute(sa.delete(Job).where(
                 Job.status == JobStatus.DONE.value, Job.finished_at < now - timedelta(days=DONE_JOBS_DAYS))).rowcount
+            purged += accounts.purge_sign_in_records(session, now=now)
         if expired or reminders:
             log.info("sweep: %s certificates expired, %s reminders queued", expired, reminders)
         return {"expired": expired, "reminders": reminders, "purged": purged}

@@ -140,3 +140,33 @@ def test_rolling_back_refund_in_progress_refuses_while_a_refund_is_in_progress(f
     command.upgrade(cfg, "head")
     assert "'refunding'" in status_check(fresh_sqlite_url)
     assert schema_differences(fresh_sqlite_url) == []
+
+
+def test_sign_in_throttling_replaces_the_account_lock_and_rolls_back(fresh_sqlite_url):
+    """0010: the per-(email, address) sign_in_records table replaces staff_users' lock columns;
+    staff accounts (and the certificates beside them) survive both ways."""
+    from tests.factories import make_certificate, make_staff, make_workspace
+
+    def columns(table):
+        with db.engine(fresh_sqlite_url).connect() as conn:
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+
+    cfg = migrate.alembic_config(fresh_sqlite_url)
+    assert "sign_in_records" in tables(fresh_sqlite_url)
+    assert not {"failed_logins", "locked_until"} & columns("staff_users")
+    with db.write_session(fresh_sqlite_url) as s:
+        ws = make_workspace(s)
+        make_certificate(s, ws)
+        email = make_staff(s, ws).email
+    command.downgrade(cfg, "0009")
+    assert "sign_in_records" not in tables(fresh_sqlite_url)
+    assert {"failed_logins", "locked_until"} <= columns("staff_users")
+    with db.engine(fresh_sqlite_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT email, failed_logins, locked_until FROM staff_users")).all() == [
+            (email, 0, None)]
+    command.upgrade(cfg, "head")
+    assert current_revision(fresh_sqlite_url) == head() == "0010"
+    with db.engine(fresh_sqlite_url).connect() as conn:
+        assert conn.execute(sa.text("SELECT email FROM staff_users")).scalars().all() == [email]
+        assert conn.execute(sa.text("SELECT count(*) FROM certificates")).scalar_one() == 1
+    assert schema_differences(fresh_sqlite_url) == []

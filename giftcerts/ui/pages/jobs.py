@@ -18,7 +18,7 @@ from giftcerts.ui import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, data_table, empty_state, loading
 
-KINDS = {"send_email": "Email", "render_pdf": "PDF", "dispatch": "Actions"}
+KINDS = {"send_email": "Email", "render_pdf": "PDF", "dispatch": "Actions", "sign_in_alert": "Sign-in alert email"}
 SHOWN = 100
 
 

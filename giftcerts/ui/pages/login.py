@@ -1,4 +1,4 @@
-"""/login: Email, Password, Sign in. Throttled per client address and locked per account.
+"""/login: Email, Password, Sign in. Throttled per client address, paused per email and address.
 
 The form posts to /auth/sign-in (giftcerts.api.staff_sessions), which sets the HttpOnly session
 cookie, or comes back here with why it refused in a short-lived cookie that this page reads once.
@@ -26,7 +26,6 @@ def refusal(error: str, wait: str) -> str:
     return {
         "missing": "Enter your email and your password.",
         "failed": SIGN_IN_FAILED,
-        "locked": f"Too many failed attempts. Try again in {_wait(wait)}.",
         "throttled": f"Too many sign-in attempts from your network. Try again in {_wait(wait)}.",
         "unavailable": "Signing in is briefly unavailable. Try again in a few seconds.",
     }.get(error, "")
