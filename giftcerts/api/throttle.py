@@ -18,10 +18,10 @@ Budgets (env var, default), all hard (they refuse):
   is detected (see below)             GIFTCERTS_GUESS_LIMIT_GUARDED   10 per day
 (widget budgets are per workspace; an IPv6 "address" is its /64, what one host is given.)
 
-No budget is shared by the whole workspace. One was (1000 failures an hour, all channels),
-and it let anyone with widget sessions, which every booking checkout hands out, spend it
-from a few dozen addresses and so refuse the operator's own API key and every customer. The
-per-source budgets are what make guessing infeasible; a stranger can only spend their own:
+No budget is shared by the whole workspace: anyone with widget sessions (every booking
+checkout hands them out) could spend it from a few dozen addresses and so refuse the
+operator's own API key and every customer. The per-source budgets are what make guessing
+infeasible, and a stranger can only spend their own:
 - API budgets are per key: only the key holder (the operator's server) can spend them.
 - Widget budgets are per session, address and network: a few dozen addresses of one /24
   act as one network, not as many.
@@ -34,9 +34,14 @@ The numbers: a code is 12 symbols of a 32-letter alphabet, 2^60 ≈ 1.15e18 valu
 100,000 live codes in a workspace, one guess succeeds with p ≈ 1e5 / 2^60 ≈ 8.7e-14. While
 guessing is detected, an attacker with 1,000,000 addresses (in as many networks) gets
 10 guesses a day from each: 3.65e9 guesses a year, ≈ 3e-4 expected hits a year (one hit
-in ~3,000 years), and every 6 hours the staff hear about it. Before the threshold is crossed
-the widget allows at most ~1000 failures an hour more than that. Through the API, a key
-allows 200 an hour (1.75e6 a year, ≈ 1.5e-7 hits), and only its holder can use it.
+in ~3,000 years), and every 6 hours the staff hear about it (an attack that goes on keeps
+the count past the threshold, so the alert, and the tight budget, are renewed). Below the
+threshold, at most 1000 failures an hour: 8.8e6 a year, ≈ 7.6e-7 hits. Through the
+API a key allows 200 an hour (1.75e6 a year, ≈ 1.5e-7 hits), and only its holder can use it.
+
+An attempt in flight holds its units until the code proves valid, so a caller must keep
+fewer look-ups in flight per budget than the budget (the API runs at most API_THREADS, 8,
+at once per process; CLIENT is 20).
 
 The counters live in `giftcerts.ratelimit` (memory, or Redis when REFLEX_REDIS_URL is set,
 so several app processes share them). Values use the `limits` notation ("20/10 minutes").
