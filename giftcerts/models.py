@@ -509,6 +509,12 @@ class GuessingAlert(SQLModel, table=True):
     failures: int  # failed codes counted in the window when the threshold was crossed
     threshold: str = Field(max_length=40)  # the threshold then, e.g. "1000/hour"
 
+    @property
+    def window(self) -> str:
+        """The threshold's window in words: "1 hour", "10 minutes"."""
+        per = self.threshold.split("/", 1)[-1]
+        return per if per[:1].isdigit() else f"1 {per}"
+
 
 class ExpiryReminder(SQLModel, table=True):
     """A certificate was reminded at this threshold (days before expiry): once, never twice."""

@@ -131,10 +131,9 @@ def alert_context(alert, workspace: Workspace) -> dict[str, str]:
     """For the `guessing_detected` emails: the alert's placeholders; certificate ones are empty."""
     from giftcerts.clock import format_local
 
-    window = alert.threshold.split("/", 1)[-1]
     when = lambda moment: f"{format_local(moment, workspace.timezone, '%Y-%m-%d %H:%M')} ({workspace.timezone})"  # noqa: E731
     return {**{name: "" for name in PLACEHOLDERS}, "workspace_name": workspace.name,
-            "failed_attempts": f"{alert.failures} within {window if window[:1].isdigit() else '1 ' + window}",
+            "failed_attempts": f"{alert.failures} within {alert.window}",
             "detected_at": when(alert.detected_at), "guarded_until": when(alert.guarded_until)}
 
 

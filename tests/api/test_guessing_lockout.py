@@ -107,7 +107,7 @@ def test_strangers_exhausting_every_budget_they_reach_lock_out_neither_the_key_n
 
     # Staff of that workspace see what happened and when; nobody else does
     banner = overview.compute(mine, PARAMS)["guessing_alert"]
-    assert banner.startswith("Code guessing detected at ") and "40 invalid codes" in banner
+    assert banner.startswith("Code guessing detected at ") and "40 invalid codes" in banner and "within 1 hour" in banner
     assert "(UTC)" in banner and "Until " in banner
     assert overview.compute(theirs, PARAMS)["guessing_alert"] == ""
     # The action's email is queued once, however long the attack goes on
@@ -156,3 +156,29 @@ def test_a_guessing_alert_action_emails_staff_only():
                           body="{{ failed_attempts }} since {{ detected_at }}, stricter until {{ guarded_until }}",
                           attach_pdf=False, enabled=True)
     assert ok.trigger == "guessing_detected"
+
+
+def test_app_processes_sharing_redis_raise_one_alert_and_all_see_it(app, tenant, monkeypatch):
+    """Each process has its own limiter; with Redis they share the threshold and the 6-hour gate,
+    and the alert itself is in the database."""
+    from giftcerts.api import guessing
+
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/9")
+    monkeypatch.setenv("GIFTCERTS_GUESS_LIMIT_WORKSPACE", "10/hour")
+    ratelimit.limiter.cache_clear()
+    try:
+        ratelimit.reset()
+        for process in range(4):
+            ratelimit.limiter.cache_clear()  # as if another process: a new connection, no memory of its own
+            for _ in range(8):
+                guessing.widget_failed(tenant.workspace.id)
+        with db.read_session(tenant.db_url) as s:
+            assert s.exec(sa.select(sa.func.count()).select_from(GuessingAlert)).scalar() == 1
+            assert guessing.current(s, tenant.workspace.id) is not None
+        scopes = throttle.widget_scopes(widget_session_id="x", address="192.0.2.1", workspace_id=tenant.workspace.id,
+                                        guarded=True)
+        assert [scope.name for scope in scopes] == ["WIDGET", "ADDRESS", "NETWORK", "GUARDED"]
+    finally:
+        ratelimit.reset()
+        monkeypatch.delenv("REFLEX_REDIS_URL")
+        ratelimit.limiter.cache_clear()

@@ -122,7 +122,7 @@ def guessing_banner(alert, tz_name: str) -> str:
     when = lambda moment: f"{format_local(moment, tz_name)} ({tz_name})"  # noqa: E731
     guarded = throttle.budget("GUARDED")
     return (f"Code guessing detected at {when(alert.detected_at)}: at least {alert.failures:,} invalid codes "
-            f"were tried in the redemption widget within {alert.threshold.split('/', 1)[-1]}. "
+            f"were tried in the redemption widget within {alert.window}. "
             f"Until {when(alert.guarded_until)} each address may try only {guarded.amount} invalid codes "
             f"per {guarded.GRANULARITY.name} there. Nothing is blocked: your booking system's API key and customers "
             "with real codes redeem as usual.")
