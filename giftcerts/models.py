@@ -484,11 +484,12 @@ class CertificateDocument(SQLModel, table=True):
     rendered_status: str | None = Field(default=None, max_length=20)  # the status `pdf` shows
 
 
-ACTION_TRIGGERS = ("created", "activated", "redeemed", "voided", "expiring_soon", "expired")
+ACTION_TRIGGERS = ("created", "activated", "redeemed", "voided", "expiring_soon", "expired", "guessing_detected")
 
 
 class Action(SQLModel, table=True):
-    """An automation rule: when `trigger` happens to a certificate, email `recipients`."""
+    """An automation rule: when `trigger` happens to a certificate, email `recipients`
+    (`guessing_detected` happens to the workspace: see GuessingAlert)."""
 
     __tablename__ = "actions"
     __table_args__ = (
@@ -509,6 +510,28 @@ class Action(SQLModel, table=True):
     enabled: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class GuessingAlert(SQLModel, table=True):
+    """Failed codes from strangers (the redemption widget) crossed the workspace's alert
+    threshold: until `guarded_until` the widget's per-address budget is tighter, and staff see
+    a banner (giftcerts.api.guessing). At most one per workspace every few hours."""
+
+    __tablename__ = "guessing_alerts"
+    __table_args__ = (sa.Index("ix_guessing_alerts_ws_detected", "workspace_id", "detected_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    detected_at: datetime = Field(default_factory=utcnow)
+    guarded_until: datetime
+    failures: int  # failed codes counted in the window when the threshold was crossed
+    threshold: str = Field(max_length=40)  # the threshold then, e.g. "1000/hour"
+
+    @property
+    def window(self) -> str:
+        """The threshold's window in words: "1 hour", "10 minutes"."""
+        per = self.threshold.split("/", 1)[-1]
+        return per if per[:1].isdigit() else f"1 {per}"
 
 
 class ExpiryReminder(SQLModel, table=True):

@@ -4,12 +4,14 @@ REFLEX_REDIS_URL is set (so several app processes share one budget)."""
 from __future__ import annotations
 
 import os
+import threading
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from limits import RateLimitItem, parse
 from limits.errors import StorageError
-from limits.storage import RedisStorage, storage_from_string
+from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from redis.exceptions import RedisError
 from limits.strategies import MovingWindowRateLimiter
 
@@ -58,6 +60,99 @@ def spent(checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> list[bool]:
                                   [now - item.get_expiry(), item.amount], client=pipe)
     windows = pipe.execute()
     return [(int(window[1]) if window else 0) > item.amount - 1 for window, (item, _) in zip(windows, checks)]
+
+
+# Takes one entry from each of several moving windows, all or none: refused (nothing pushed)
+# when any window is full. Same list layout as limits' own moving window (newest first,
+# trimmed to the limit), so `limiter().test` / `get_window_stats` / `spent` read these keys too.
+_TAKE = """
+local now = tonumber(ARGV[1])
+local refused = {}
+for i, key in ipairs(KEYS) do
+    local entry = redis.call('lindex', key, tonumber(ARGV[2 * i]) - 1)
+    if entry and tonumber(entry) >= now - tonumber(ARGV[2 * i + 1]) then
+        refused[#refused + 1] = i
+    end
+end
+if #refused == 0 then
+    for i, key in ipairs(KEYS) do
+        redis.call('lpush', key, ARGV[1])
+        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
+        redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
+    end
+end
+return refused
+"""
+# In memory, takers of several windows at once queue here, so that checking them all and then
+# pushing to them all is one step for every other taker.
+_memory_take = threading.Lock()
+
+
+class Refused(Exception):
+    """`take` found these windows (indexes into its checks) full, and took nothing."""
+
+    def __init__(self, which: list[int]):
+        super().__init__(which)
+        self.which = which
+
+
+@dataclass
+class Taken:
+    """What `take` pushed, so that `give_back` removes exactly those entries."""
+
+    checks: list[tuple[RateLimitItem, tuple[str, ...]]]
+    stamp: str = ""
+    entries: list = field(default_factory=list)  # memory: (key, the Entry object pushed)
+
+
+def take(checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> Taken:
+    """Spend one unit of every (limit, identifiers), atomically, or raise Refused and spend
+    none. With Redis one round trip (a Lua script); in memory under one lock."""
+    storage = limiter().storage
+    if isinstance(storage, RedisStorage):
+        stamp = repr(time.time())
+        args = [stamp]
+        for item, _ in checks:
+            args += [item.amount, item.get_expiry()]
+        keys = [storage.prefixed_key(item.key_for(*identifiers)) for item, identifiers in checks]
+        conn = storage.get_connection()
+        refused = conn.register_script(_TAKE)(keys=keys, args=args, client=conn)
+        if refused:
+            raise Refused([int(i) - 1 for i in refused])
+        return Taken(checks, stamp=stamp)
+    if not isinstance(storage, MemoryStorage):
+        raise TypeError(f"guess budgets need memory or Redis storage, not {type(storage).__name__}")
+    with _memory_take:
+        refused = [i for i, (item, identifiers) in enumerate(checks) if not limiter().test(item, *identifiers)]
+        if refused:
+            raise Refused(refused)
+        taken = Taken(checks)
+        for index, (item, identifiers) in enumerate(checks):
+            key = item.key_for(*identifiers)
+            with storage.locks[key]:
+                if not storage.acquire_entry(key, item.amount, item.get_expiry()):  # hit outside `take`
+                    give_back(taken)
+                    raise Refused([index])
+                taken.entries.append((key, storage.events[key][0]))
+        return taken
+
+
+def give_back(taken: Taken) -> None:
+    """Undo a `take`: remove the very entries it pushed (those that have not expired since)."""
+    storage = limiter().storage
+    if isinstance(storage, RedisStorage):
+        pipe = storage.get_connection().pipeline(transaction=False)
+        for item, identifiers in taken.checks:
+            pipe.lrem(storage.prefixed_key(item.key_for(*identifiers)), 1, taken.stamp)
+        pipe.execute()
+        return
+    for key, entry in taken.entries:
+        with storage.locks[key]:
+            events = storage.events.get(key) or []
+            for index, candidate in enumerate(events):
+                if candidate is entry:
+                    del events[index]
+                    break
 
 
 def reset() -> None:

@@ -164,12 +164,12 @@ def _fast(session: Session, op: Operation, call: Call) -> Reply | None:
     return None if answer is None else Reply(op.status, answer.model_dump_json())
 
 
-def _run(session: Session, op: Operation, call: Call, scopes: list[throttle.Scope] | None) -> str:
+def _run(session: Session, op: Operation, call: Call, attempt: throttle.Attempt | None) -> str:
     try:
         return op.run(session, call).model_dump_json()
     except InvalidCode:
-        if scopes:
-            throttle.count_failure(scopes, getattr(call.body, "code", None))
+        if attempt is not None:  # also when the refusal is stored as the idempotent reply
+            attempt.invalid()
         raise
 
 
@@ -182,27 +182,13 @@ def execute(op: Operation, parsed: Parsed, authorization: str | None, address: s
             caller = auth.authenticate(session, authorization, address)
             if parsed.problem is not None:
                 raise parsed.problem
-            scopes = None
-            if op.guesses_codes:
-                scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace_id)
-                throttle.check(scopes)
             call = Call(caller=caller, ids=parsed.ids, body=parsed.body, query=parsed.query)
-            if parsed.idempotency_key is None:
-                return _fast(session, op, call) or Reply(op.status, _run(session, op, call, scopes))
-            record_id = idempotency.claim(
-                session, workspace_id=caller.workspace_id, key=parsed.idempotency_key,
-                request_fingerprint=idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json()),
-            )
-            reply = _fast(session, op, call)  # all or nothing: no SAVEPOINT needed
-            if reply is None:
-                try:
-                    with session.begin_nested():
-                        reply = Reply(op.status, _run(session, op, call, scopes))
-                except DomainError as exc:  # stored like a success: a retry gets the same refusal
-                    reply = _error_reply(exc, op)
-                    reply.headers = {}  # only status and body are stored, so only they are sent the first time too
-            idempotency.store(session, record_id, reply)
-            return reply
+            if not op.guesses_codes:
+                return _answer(session, op, parsed, call, None)
+            scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace_id)
+            # spent before the look-up (429 if any budget is empty), given back unless invalid_code
+            with throttle.attempting(scopes, getattr(parsed.body, "code", None)) as attempt:
+                return _answer(session, op, parsed, call, attempt)
     except idempotency.Duplicate as twin:
         return _replay(url, op, twin)
     except DomainError as exc:
@@ -210,6 +196,25 @@ def execute(op: Operation, parsed: Parsed, authorization: str | None, address: s
     finally:
         if caller is not None:
             _touch_key(url, caller.key)
+
+
+def _answer(session: Session, op: Operation, parsed: Parsed, call: Call, attempt: throttle.Attempt | None) -> Reply:
+    if parsed.idempotency_key is None:
+        return _fast(session, op, call) or Reply(op.status, _run(session, op, call, attempt))
+    record_id = idempotency.claim(
+        session, workspace_id=call.caller.workspace_id, key=parsed.idempotency_key,
+        request_fingerprint=idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json()),
+    )
+    reply = _fast(session, op, call)  # all or nothing: no SAVEPOINT needed
+    if reply is None:
+        try:
+            with session.begin_nested():
+                reply = Reply(op.status, _run(session, op, call, attempt))
+        except DomainError as exc:  # stored like a success: a retry gets the same refusal
+            reply = _error_reply(exc, op)
+            reply.headers = {}  # only status and body are stored, so only they are sent the first time too
+    idempotency.store(session, record_id, reply)
+    return reply
 
 
 def _touch_key(url: str, key: apikeys.KeyIdentity) -> None:

@@ -36,9 +36,16 @@ byte for byte, with the header `Idempotent-Replayed: true`, and is never applied
 same key with a different body is refused with `idempotency_key_reused`.
 
 **Code guessing** is throttled: answers `invalid_code` are counted per API key and client
-address ({DEFAULTS["CLIENT"]}), per key ({DEFAULTS["KEY"]}) and per workspace
-({DEFAULTS["WORKSPACE"]}). Past a budget, code look-ups get 429 `rate_limited` with a
-`Retry-After` header until the window frees up.
+address ({DEFAULTS["CLIENT"]}) and per key ({DEFAULTS["KEY"]}). Past a budget, code look-ups
+get 429 `rate_limited` with a `Retry-After` header until the window frees up. Every look-up
+holds one unit of each budget while it runs (valid codes give it back), so concurrent guesses
+cannot exceed a budget; keep fewer look-ups in flight per key and address than its budget.
+Only your key can spend these budgets: guessing by strangers in the redemption widget (which
+has budgets per widget session, address and network of its own) never refuses your API calls.
+Widget failures past {DEFAULTS["WORKSPACE"]} in a workspace alert its staff and tighten the
+widget to {DEFAULTS["GUARDED"]} per address for a day instead. The arithmetic: codes have 60
+random bits; with 100,000 live codes a guess succeeds with p ≈ 8.7e-14, so even 1,000,000
+addresses × 10 guesses a day (3.65e9 a year) expect ≈ 3e-4 hits a year.
 
 **Money** is an integer number of minor units (`2500` = 25.00 USD) plus an ISO 4217 currency.
 """

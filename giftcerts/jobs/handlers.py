@@ -15,7 +15,7 @@ from giftcerts.core import accounts, activity
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
 from giftcerts.jobs import outbox
-from giftcerts.models import Action, Certificate, CertificateDocument, Job, StaffUser, Workspace
+from giftcerts.models import Action, Certificate, CertificateDocument, GuessingAlert, Job, StaffUser, Workspace
 from giftcerts.notify import actions, mailer, security, templates
 
 
@@ -44,10 +44,11 @@ def dispatch(job: Job, ctx: Context) -> None:
     payload = json.loads(job.payload)
     trigger = payload["trigger"]
     with db.write_session(ctx.url) as session:
-        cert = session.get(Certificate, job.certificate_id)
-        for action in actions.enabled_for(session, workspace_id=cert.workspace_id, trigger=trigger):
+        cert = session.get(Certificate, job.certificate_id) if job.certificate_id is not None else None
+        workspace_id = cert.workspace_id if cert is not None else job.workspace_id  # a workspace trigger
+        for action in actions.enabled_for(session, workspace_id=workspace_id, trigger=trigger):
             for role, address in actions.addresses(action, cert):
-                outbox.enqueue(session, outbox.SEND_EMAIL, workspace_id=cert.workspace_id, certificate_id=cert.id,
+                outbox.enqueue(session, outbox.SEND_EMAIL, workspace_id=workspace_id, certificate_id=job.certificate_id,
                                payload={"action_id": action.id, "to": address, "role": role, "trigger": trigger,
                                         **{k: v for k, v in payload.items() if k != "trigger"}},
                                dedupe_key=f"dispatch:{job.id}:{action.id}:{address}")
@@ -71,6 +72,8 @@ def why_not_sent(trigger: str, role: str | None, status: str) -> str | None:
 def send_email(job: Job, ctx: Context) -> None:
     payload = json.loads(job.payload)
     trigger = payload.get("trigger", "resend")
+    if job.certificate_id is None:
+        return _send_workspace_email(job, ctx, payload)
     with db.read_session(ctx.url) as session:
         cert = session.get(Certificate, job.certificate_id)
         ws = session.get(Workspace, cert.workspace_id)
@@ -101,6 +104,24 @@ def send_email(job: Job, ctx: Context) -> None:
     with db.write_session(ctx.url) as session:
         activity.record(session, session.get(Certificate, cert.id), kind, actor=by,
                         details=f"{what} to {payload['to']}" + (" with the PDF" if attachments else ""))
+        ctx.finish(session, job)
+
+
+def _send_workspace_email(job: Job, ctx: Context, payload: dict) -> None:
+    """An email about the workspace itself (a guessing alert) to staff: no certificate, no log entry on one."""
+    with db.read_session(ctx.url) as session:
+        ws = session.get(Workspace, job.workspace_id)
+        action = session.get(Action, payload["action_id"])
+        alert = session.get(GuessingAlert, payload.get("alert_id"))
+        if action is None:
+            raise Skip("not sent: the action was deleted")
+        if alert is None:
+            raise Skip("not sent: the alert is gone")
+        rendered = templates.render(action.subject_template, action.body_template, templates.alert_context(alert, ws))
+    msg = mailer.build(job_id=job.id, sender_name=ws.name, to=payload["to"], subject=rendered.subject,
+                       text=rendered.text, html=rendered.html, attachments=[])
+    mailer.send(msg)
+    with db.write_session(ctx.url) as session:
         ctx.finish(session, job)
 
 

@@ -1,5 +1,6 @@
 """Actions: per-workspace automation rules ("when a certificate is activated, email the
-recipient the certificate"). Each workspace starts with sensible defaults."""
+recipient the certificate"; "when code guessing is detected, email the office"). Each
+workspace starts with sensible defaults."""
 
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ TRIGGERS: dict[str, str] = {
     "voided": "Certificate voided",
     "expiring_soon": "Certificate expiring soon",
     "expired": "Certificate expired",
+    "guessing_detected": "Code guessing detected",
 }
+# Triggers about the workspace, not a certificate: only staff addresses can be emailed.
+WORKSPACE_TRIGGERS = {"guessing_detected"}
 assert tuple(TRIGGERS) == ACTION_TRIGGERS
 ROLES: dict[str, str] = {"recipient": "Recipient", "purchaser": "Purchaser", "staff": "Staff addresses"}
 MAX_STAFF_EMAILS = 10
@@ -147,6 +151,8 @@ def validate(*, name, trigger, recipients: list[str], staff_emails, subject, bod
                 errors["staff_emails"] = f"“{entry.strip()[:60]}” is not an email address."
                 break
             addresses.append(address)
+    if trigger in WORKSPACE_TRIGGERS and set(roles) - {"staff"}:
+        errors["recipients"] = "This happens to the workspace, not a certificate: send it to staff addresses."
     if "staff" in roles and not addresses and "staff_emails" not in errors:
         errors["staff_emails"] = "Enter at least one staff address, or untick “Staff addresses”."
     subject = clean_text(subject)
@@ -200,13 +206,14 @@ def delete_action(session: Session, workspace: Workspace, *, action_id) -> None:
 
 
 def addresses(action: Action, cert) -> list[tuple[str, str]]:
-    """(role, address) pairs this action emails for a certificate, without duplicates."""
+    """(role, address) pairs this action emails for a certificate (None for a workspace
+    trigger: staff only), without duplicates."""
     found: list[tuple[str, str]] = []
     for role in action.recipients.split(","):
         if role == "recipient":
-            candidates = [cert.recipient_email]
+            candidates = [cert.recipient_email] if cert is not None else []
         elif role == "purchaser":
-            candidates = [cert.purchaser_email]
+            candidates = [cert.purchaser_email] if cert is not None else []
         elif role == "staff":
             candidates = [a.strip() for a in action.staff_emails.split(",") if a.strip()]
         else:

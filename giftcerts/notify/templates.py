@@ -43,7 +43,12 @@ PLACEHOLDERS: dict[str, str] = {
     "status": "Certificate status",
     "booking_link": "Booking page with the code filled in",
     "pdf_link": "Link to download the PDF",
+    "failed_attempts": "Code guessing: failed codes counted",
+    "detected_at": "Code guessing: when it was detected",
+    "guarded_until": "Code guessing: until when the widget is stricter",
 }
+# Only these mean something for a workspace trigger (code guessing); the others are empty.
+ALERT_PLACEHOLDERS = ("workspace_name", "failed_attempts", "detected_at", "guarded_until")
 
 SAMPLE: dict[str, str] = {
     "recipient_name": "Robin Traveller", "recipient_email": "robin@example.com",
@@ -54,6 +59,8 @@ SAMPLE: dict[str, str] = {
     "workspace_name": "Alpine Tours", "status": "Active",
     "booking_link": "https://booking.example.com/?gift_certificate=7K3M-Q9XD-K7QP",
     "pdf_link": "https://gifts.example.com/certificates/pdf/…",
+    "failed_attempts": "1000 within 1 hour", "detected_at": "2027-06-01 14:05 (Europe/Zurich)",
+    "guarded_until": "2027-06-02 14:05 (Europe/Zurich)",
 }
 
 _text_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False)
@@ -116,7 +123,18 @@ def context(cert: Certificate, workspace: Workspace, *, pdf_link: str = "", now=
         "status": cert.status.capitalize(),
         "booking_link": booking_link(workspace, format_code(cert.code)),
         "pdf_link": pdf_link or config.public_url(),
+        "failed_attempts": "", "detected_at": "", "guarded_until": "",
     }
+
+
+def alert_context(alert, workspace: Workspace) -> dict[str, str]:
+    """For the `guessing_detected` emails: the alert's placeholders; certificate ones are empty."""
+    from giftcerts.clock import format_local
+
+    when = lambda moment: f"{format_local(moment, workspace.timezone, '%Y-%m-%d %H:%M')} ({workspace.timezone})"  # noqa: E731
+    return {**{name: "" for name in PLACEHOLDERS}, "workspace_name": workspace.name,
+            "failed_attempts": f"{alert.failures} within {alert.window}",
+            "detected_at": when(alert.detected_at), "guarded_until": when(alert.guarded_until)}
 
 
 def check(template: str, field: str, errors: dict[str, str]) -> None:

@@ -136,3 +136,33 @@ def test_the_figures_export_as_csv(owner: Page, app_server):
     figures = {row[0]: row for row in csv.reader(io.StringIO(text)) if row}
     assert figures["Period"][1] == "This month"
     assert re.fullmatch(r"\d+\.\d{2}", figures["Outstanding (now)"][2])
+
+
+def test_staff_see_a_guessing_alert_on_the_overview_while_it_lasts(owner: Page, app_server):
+    """Strangers' guessing in the widget refuses nobody; staff are told what happened and when."""
+    from datetime import timedelta
+
+    from giftcerts.clock import utcnow
+    from giftcerts.models import GuessingAlert
+
+    with db.write_session(app_server["db_url"]) as s:
+        ws = workspaces.find_workspace(s, app_server["workspace"])
+        alert = GuessingAlert(workspace_id=ws.id, detected_at=utcnow(), guarded_until=utcnow() + timedelta(hours=24),
+                              failures=1000, threshold="1000/hour")
+        s.add(alert)
+        s.flush()
+        alert_id = alert.id
+    try:
+        page = overview(owner)
+        banner = page.locator("#guessing-alert")
+        expect(banner).to_be_visible()
+        expect(banner).to_have_attribute("role", "alert")
+        expect(banner).to_contain_text(re.compile(r"Code guessing detected at \d{4}-\d\d-\d\d \d\d:\d\d"))
+        expect(banner).to_contain_text("at least 1,000 invalid codes were tried in the redemption widget within 1 hour")
+        expect(banner).to_contain_text("your booking system's API key and customers with real codes redeem as usual")
+    finally:
+        with db.write_session(app_server["db_url"]) as s:
+            s.delete(s.get(GuessingAlert, alert_id))
+    page.reload()
+    expect(page.get_by_role("region", name="Revenue")).to_be_visible(timeout=20_000)
+    expect(page.locator("#guessing-alert")).to_have_count(0)

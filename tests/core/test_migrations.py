@@ -128,10 +128,12 @@ def test_rolling_back_refund_in_progress_refuses_while_a_refund_is_in_progress(f
         ws = make_workspace(s)
         cert = make_certificate(s, ws)
         lifecycle.begin_refund(s, ws, certificate_id=cert.id, reason="Trip cancelled", actor="a@example.com")
+    # (later migrations are undone first; SQLite's DDL does not roll back with the refusal below)
+    command.downgrade(cfg, "0009")
     # A certificate whose refund may be with Stripe is neither Active nor Voided: no guessing
     with pytest.raises(Exception, match="refund in progress"):
         command.downgrade(cfg, "0008")
-    assert current_revision(fresh_sqlite_url) == head()
+    assert current_revision(fresh_sqlite_url) == "0009"
     # Once it is resolved, the rollback goes through and forward again
     with db.write_session(fresh_sqlite_url) as s:
         lifecycle.cancel_refund(s, ws, certificate_id=cert.id, reason="test", actor="a@example.com")
@@ -165,8 +167,26 @@ def test_sign_in_throttling_replaces_the_account_lock_and_rolls_back(fresh_sqlit
         assert conn.execute(sa.text("SELECT email, failed_logins, locked_until FROM staff_users")).all() == [
             (email, 0, None)]
     command.upgrade(cfg, "head")
-    assert current_revision(fresh_sqlite_url) == head() == "0010"
+    assert current_revision(fresh_sqlite_url) == head()
     with db.engine(fresh_sqlite_url).connect() as conn:
         assert conn.execute(sa.text("SELECT email FROM staff_users")).scalars().all() == [email]
         assert conn.execute(sa.text("SELECT count(*) FROM certificates")).scalar_one() == 1
+
+
+def trigger_check(url: str) -> str:
+    with db.engine(url).connect() as conn:
+        return next(c["sqltext"] for c in sa.inspect(conn).get_check_constraints("actions")
+                    if c["name"] == "ck_action_trigger")
+
+
+def test_the_trigger_check_allows_every_trigger_of_the_model_and_rolls_back_cleanly(fresh_sqlite_url, postgres_url):
+    """An action on "Code guessing detected" that the database refuses would fail when staff save it."""
+    from giftcerts.models import ACTION_TRIGGERS
+
+    for url in (fresh_sqlite_url, postgres_url):
+        assert all(f"'{trigger}'" in trigger_check(url) for trigger in ACTION_TRIGGERS), trigger_check(url)
+    cfg = migrate.alembic_config(fresh_sqlite_url)
+    command.downgrade(cfg, "0009")
+    assert "guessing_detected" not in trigger_check(fresh_sqlite_url)
+    command.upgrade(cfg, "head")
     assert schema_differences(fresh_sqlite_url) == []

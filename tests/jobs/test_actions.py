@@ -174,3 +174,34 @@ def test_the_default_emails_read_well_with_and_without_a_booking_link():
         assert expected in templates.render(actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, ctx).text
     reminder = templates.render(actions.REMINDER_SUBJECT, actions.REMINDER_BODY, {**templates.SAMPLE, "booking_link": ""})
     assert "Enter the code when you book your next trip." in reminder.text and "Book your next trip at" not in reminder.text
+
+
+def test_a_guessing_alert_emails_the_staff_of_its_workspace_once_through_the_actions(db_url, mail_sink, monkeypatch):
+    from giftcerts import ratelimit
+    from giftcerts.api import guessing
+    from giftcerts.models import Action, Job
+
+    monkeypatch.setenv("REFLEX_DB_URL", db_url)
+    monkeypatch.setenv("GIFTCERTS_GUESS_LIMIT_WORKSPACE", "3/hour")
+    ratelimit.reset()
+    with db.write_session(db_url) as s:
+        ws, elsewhere = make_workspace(s, timezone="Europe/Zurich"), make_workspace(s)
+        for where, address in ((ws, "office@example.com"), (elsewhere, "other-office@example.com")):
+            s.add(Action(workspace_id=where.id, name="Guessing alert", trigger="guessing_detected",
+                         recipients="staff", staff_emails=address,
+                         subject_template="Code guessing at {{ workspace_name }}",
+                         body_template="Invalid codes: {{ failed_attempts }}, detected {{ detected_at }}; "
+                                       "the widget is stricter until {{ guarded_until }}."))
+    drain(db_url)
+    try:
+        for _ in range(20):  # an attack that goes on past the threshold
+            guessing.widget_failed(ws.id)
+    finally:
+        ratelimit.reset()
+    drain(db_url)
+    sent = [m for m in mail_sink.messages() if "Code guessing" in m["Subject"]]
+    assert [m["To"] for m in sent] == ["office@example.com"]
+    body = sent[0].get_body(preferencelist=("plain",)).get_content()
+    assert "Invalid codes: 3 within 1 hour, detected " in body and "(Europe/Zurich)" in body
+    with db.read_session(db_url) as s:
+        assert all(job.status == "done" for job in s.exec(select(Job)))

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from giftcerts import db
+from giftcerts.api import guessing, throttle
 from giftcerts.clock import format_local, utcnow
 from giftcerts.core import accounts, money, reports, workspaces
 from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError
@@ -85,6 +86,7 @@ def compute(token: str, params: dict[str, str]) -> dict:
         filters = reports.Filters.parse(params["type"], params["source"])
         ov = reports.overview(session, ws, period, filters)
         types = type_names(session, ws.id)
+        alert = guessing.current(session, ws.id)
     cur = ws.currency
     return {
         "marker": marker,
@@ -109,7 +111,21 @@ def compute(token: str, params: dict[str, str]) -> dict:
                            sorted(types.items(), key=lambda item: item[1].lower())]
                         + ([{"value": "none", "label": "No type"}] if types else []),
         "updated_at": format_local(utcnow(), ws.timezone, "%H:%M:%S"),
+        "guessing_alert": guessing_banner(alert, ws.timezone),
     }
+
+
+def guessing_banner(alert, tz_name: str) -> str:
+    """What staff are told while a guessing alert lasts ("" when there is none)."""
+    if alert is None:
+        return ""
+    when = lambda moment: f"{format_local(moment, tz_name)} ({tz_name})"  # noqa: E731
+    guarded = throttle.budget("GUARDED")
+    return (f"Code guessing detected at {when(alert.detected_at)}: at least {alert.failures:,} invalid codes "
+            f"were tried in the redemption widget within {alert.window}. "
+            f"Until {when(alert.guarded_until)} each address may try only {guarded.amount} invalid codes "
+            f"per {guarded.GRANULARITY.name} there. Nothing is blocked: your booking system's API key and customers "
+            "with real codes redeem as usual.")
 
 
 class OverviewState(LiveRefresh, AuthState):
@@ -131,6 +147,7 @@ class OverviewState(LiveRefresh, AuthState):
     rate_chart: list[dict] = []
     run_off: list[dict] = []
     updated_at: str = ""
+    guessing_alert: str = ""
     exporting: bool = False
 
     def _params(self) -> dict[str, str]:
@@ -453,7 +470,11 @@ def overview_page() -> rx.Component:
                 rx.callout("Choose a valid date range to see the figures.", icon="calendar-x", width="100%"),
                 rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading the overview"),
             ),
-            rx.vstack(_status_line(), _cards(), spacing="3", width="100%"),
+            rx.vstack(
+                rx.cond(OverviewState.guessing_alert != "",
+                        rx.callout(OverviewState.guessing_alert, icon="shield-alert", color_scheme="amber",
+                                   role="alert", id="guessing-alert", width="100%")),
+                _status_line(), _cards(), spacing="3", width="100%"),
         ),
         # Live updates run while this page is mounted.
         rx.box(on_mount=OverviewState.start_live, on_unmount=OverviewState.stop_live, display="none"),

@@ -3,7 +3,8 @@
 Public: no staff sign-in. Its only authority is the widget session token in the URL, which
 every handler resolves again on the server (core.widget); nothing the browser sends names
 a workspace or an order. Invalid codes spend the code-guessing budgets of giftcerts.api.throttle
-(per widget session, per client address, and the workspace's budget shared with the API).
+(per widget session, per client address and per network; tighter while guessing is detected),
+and count towards the workspace's guessing alert (giftcerts.api.guessing), which refuses nobody.
 After a change it tells the booking page with postMessage, addressed to each of the
 workspace's embed origins by name (never "*").
 """
@@ -16,7 +17,7 @@ import reflex as rx
 
 from giftcerts import db
 from giftcerts.clock import wait_phrase
-from giftcerts.api import throttle
+from giftcerts.api import guessing, throttle
 from giftcerts.core import money, widget
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.codes import mask_code
@@ -102,11 +103,13 @@ class WidgetState(rx.State):
         self._reload()
         return rx.call_script(FORMAT_CODE_JS)
 
-    def _budgets(self, token: str) -> list[throttle.Scope]:
+    def _budgets(self, token: str) -> tuple[int, list[throttle.Scope]]:
         with db.read_session() as session:
             workspace_id = widget.open_checkout(session, token).workspace.id
-        return throttle.widget_scopes(widget_session_id=hash_token(token), workspace_id=workspace_id,
-                                      address=self.router.session.client_ip or "unknown")
+            guarded = guessing.current(session, workspace_id) is not None
+        return workspace_id, throttle.widget_scopes(widget_session_id=hash_token(token), workspace_id=workspace_id,
+                                                    address=self.router.session.client_ip or "unknown",
+                                                    guarded=guarded)
 
     @rx.event
     def apply(self, form: dict):
@@ -119,9 +122,9 @@ class WidgetState(rx.State):
         self.working = True
         yield
         try:
-            budgets = self._budgets(token)
-            throttle.check(budgets)  # refused before the code is even looked up
-            with db.write_session() as session:
+            workspace_id, budgets = self._budgets(token)
+            # spent before the code is even looked up; given back unless it is invalid
+            with throttle.attempting(budgets, code), db.write_session() as session:
                 checkout, cert = widget.apply_code(session, token, code)
         except WidgetSessionExpired:
             self._expire()
@@ -133,7 +136,7 @@ class WidgetState(rx.State):
             return
         except DomainError as exc:
             if isinstance(exc, InvalidCode):
-                throttle.count_failure(budgets, code)
+                guessing.widget_failed(workspace_id)
             self._reload()
             self.error = exc.message
             return
