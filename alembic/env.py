@@ -48,6 +48,10 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # SQLite's DDL is transactional too: one transaction for the whole run, so that a
+        # migration refusing (a downgrade that would lose data) leaves the database where it
+        # was rather than at whichever revision the ones before it reached.
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
