@@ -92,6 +92,9 @@ class Workspace(SQLModel, table=True):
     # and the booking page the certificate's QR code opens ("{code}" is replaced by the code).
     reminder_days: str = Field(default="30,7", max_length=100)
     booking_url: str = Field(default="", max_length=500)
+    # How staff and customers write amounts (a key of core.money.NUMBER_FORMATS): "50,00" is
+    # fifty in de_DE and refused in en_US, never read as five thousand.
+    locale: str = Field(default="en_US", max_length=16)
 
 
 class StaffUser(SQLModel, table=True):

@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 from giftcerts import db
 from giftcerts.api.staff_sessions import SESSION_COOKIE
 from giftcerts.core import accounts
-from giftcerts.models import StaffRole
+from giftcerts.models import StaffRole, Workspace
 from giftcerts.ui.auth_state import AuthState
 from tests.factories import PASSWORD, make_certificate, make_staff, make_workspace
 
@@ -249,3 +249,36 @@ def test_the_owner_does_manage_segments_and_certificate_types(world):
     after = snapshot(world["url"])
     assert len(after["segments"]) == len(before["segments"]) + 1
     assert len(after["certificate_types"]) == len(before["certificate_types"]) + 1
+
+
+def test_the_owner_switches_the_number_format_and_the_form_shows_amounts_in_it(world):
+    """Settings → Number format: the amounts on the form are read in the format they were shown
+    in, then shown (and read back) in the new one."""
+    token = world["sign_in"]("owner@target.example")
+    by_name = {(cls.__name__, name): (cls, handler) for cls, name, handler in handlers()}
+
+    def run(name, *args):
+        cls, handler = by_name[("SettingsState", name)]
+        root = rx.State(_reflex_internal_init=True)
+        root.router = RouterData.from_router_data({"query": {}, "pathname": "/dashboard/settings",
+                                                   "asPath": "/dashboard/settings",
+                                                   "headers": {"cookie": f"{SESSION_COOKIE}={token}"}, "ip": "1.2.3.4"})
+        state = root.get_substate(cls.get_full_name().split("."))
+        handler.fn(state, *args)
+        return state
+
+    page = run("on_load")
+    assert page.number_format == "en_US"
+    shown = {"portal_enabled": "on", "min_amount": "25.50", "max_amount": "1,000.00", "expiry_days": "365",
+             "currency": page.currency, "timezone": page.timezone, "preset_amounts": "50, 100.50"}
+    page = run("save", {**shown, "number_format": "de_DE"})
+    assert page.errors == {} and page.number_format == "de_DE"
+    assert (page.min_amount, page.max_amount, page.preset_amounts) == ("25,50", "1000,00", "50,00; 100,50")
+    page = run("save", {**shown, "min_amount": "25.50", "number_format": "de_DE"})
+    assert "Write the minimum amount as 25,50" in page.errors["min_amount"]
+    page = run("save", {**shown, "min_amount": "30,00", "max_amount": "1.000", "preset_amounts": "50; 100,50",
+                        "number_format": "xx"})
+    assert "Choose a number format" in page.errors["number_format"]
+    with db.read_session(world["url"]) as s:
+        ws = s.execute(sa.select(Workspace).where(Workspace.locale == "de_DE")).scalars().one()
+        assert ws.min_amount_cents == 2550

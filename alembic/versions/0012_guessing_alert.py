@@ -1,7 +1,7 @@
 """guessing alert
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-03
 
 Strangers' failed codes no longer refuse a workspace's own redemptions: crossing the
@@ -18,7 +18,7 @@ import sqlmodel
 
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 
 Per request, in this order:
 1. method known for the path, else 405; body at most 64 KB, else 413;
-2. path ids, query and JSON body parsed against the operation's models (problems are
+2. path ids, query and JSON body (nested at most 32 levels, else 400) parsed against the operation's models (problems are
    kept, not answered yet, so that an unauthenticated caller always gets 401 first);
 3. in a worker thread, in one database session: the API key -> workspace (401), the
    parsing problems (400/404/422), the code-guessing budgets (429, before any lookup),
@@ -28,7 +28,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from giftcerts import config, db, ratelimit
+from giftcerts import config, db, jsonbody, ratelimit
 from giftcerts.api import auth, idempotency, throttle
 from giftcerts.api.errors import (
     JSON,
@@ -101,6 +101,7 @@ def parse(op: Operation, request: Request, raw: bytes) -> Parsed:
         for name in op.path_params:
             parsed.ids[name] = _id(name, request.path_params.get(name, ""))
         if op.body is not None:
+            _bounded(raw)
             parsed.body = _validate(lambda: op.body.model_validate_json(raw.strip() or b"{}"))
         if op.query is not None:
             parsed.query = _validate(lambda: op.query.model_validate(dict(request.query_params)))
@@ -109,6 +110,16 @@ def parse(op: Operation, request: Request, raw: bytes) -> Parsed:
     except DomainError as exc:
         parsed.problem = exc
     return parsed
+
+
+def _bounded(raw: bytes) -> None:
+    """Refuse a body too deep to parse the way every other malformed body is refused."""
+    try:
+        jsonbody.check(raw, max_bytes=BODY_LIMIT)
+    except jsonbody.BodyTooLarge as exc:
+        raise PayloadTooLarge(exc.message) from None
+    except jsonbody.BodyRefused as exc:
+        raise InvalidJson(exc.message) from None
 
 
 def _id(name: str, text: str) -> int:

@@ -90,7 +90,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     cls.code: (cls.http_status, meaning)
     for cls, meaning in [
         (Unauthenticated, "No API key, or an unknown or revoked one."),
-        (InvalidJson, "The body is not JSON."),
+        (InvalidJson, "The body is not JSON, or nests arrays and objects more than 32 levels deep."),
         (ValidationError, "A field is missing, has the wrong type, is unknown, or breaks a rule; "
                           "`fields` names each one."),
         (PayloadTooLarge, "The body is larger than 64 KB."),

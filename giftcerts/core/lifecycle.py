@@ -96,7 +96,8 @@ def _amount(workspace: Workspace, amount: str | int | None, errors: dict[str, st
     try:
         cents = amount if isinstance(amount, int) and not isinstance(amount, bool) else None
         if cents is None:
-            cents = money.parse_amount(None if amount is None else str(amount), workspace.currency)
+            cents = money.parse_amount(None if amount is None else str(amount), workspace.currency,
+                                       locale=workspace.locale)
         money.check_bounds(
             cents,
             minimum=workspace.min_amount_cents,

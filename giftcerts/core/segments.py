@@ -271,14 +271,16 @@ def presets(workspace: Workspace, ctype: CertificateType | None) -> list[int]:
     return [v for v in values if low <= v <= high]
 
 
-def _optional_money(text: str | None, currency: str, field: str, label: str, errors: dict[str, str]) -> int | None:
+def _optional_money(text: str | None, currency: str, field: str, label: str, errors: dict[str, str],
+                    locale: str) -> int | None:
     raw = (text or "").strip()
     if not raw:
         return None
     try:
-        return money.parse_amount(raw, currency, field=field)
+        return money.parse_amount(raw, currency, field=field, locale=locale)
     except ValidationError as exc:
-        errors[field] = exc.message.replace("an amount", f"the {label}").replace("The amount", f"The {label}")
+        errors[field] = (exc.message.replace("an amount", f"the {label}").replace("the amount", f"the {label}")
+                                       .replace("The amount", f"The {label}"))
         return None
 
 
@@ -308,8 +310,8 @@ def save_type(session: Session, workspace: Workspace, *, type_id=None, name: str
     if image and (len(image) > 500 or not re.match(r"^https://[^\s\"'<>]+$", image)):
         errors["image_url"] = "Enter an https:// address of an image, or leave it empty."
     currency = workspace.currency
-    low = _optional_money(min_amount, currency, "min_amount", "minimum amount", errors)
-    high = _optional_money(max_amount, currency, "max_amount", "maximum amount", errors)
+    low = _optional_money(min_amount, currency, "min_amount", "minimum amount", errors, workspace.locale)
+    high = _optional_money(max_amount, currency, "max_amount", "maximum amount", errors, workspace.locale)
     eff_low = max(workspace.min_amount_cents, low or 0)
     eff_high = min(workspace.max_amount_cents, high or workspace.max_amount_cents)
     wmin = money.format_money(workspace.min_amount_cents, currency)
@@ -321,15 +323,15 @@ def save_type(session: Session, workspace: Workspace, *, type_id=None, name: str
     if low is not None and high is not None and low > high:
         errors["max_amount"] = "The maximum amount must be at least the minimum amount."
     preset_values: list[int] = []
-    parts = [p.strip() for p in (preset_amounts or "").replace(";", ",").split(",") if p.strip()]
+    parts = money.split_amounts(preset_amounts, workspace.locale)
     if len(parts) > MAX_PRESETS:
         errors["preset_amounts"] = f"Offer at most {MAX_PRESETS} preset amounts."
     else:
         for part in parts:
             try:
-                cents = money.parse_amount(part, currency, field="preset_amounts")
+                cents = money.parse_amount(part, currency, field="preset_amounts", locale=workspace.locale)
             except ValidationError:
-                errors["preset_amounts"] = f"“{part[:20]}” is not an amount. Separate amounts with commas, e.g. 50, 100."
+                errors["preset_amounts"] = f"“{part[:20]}” is not an amount. {money.list_hint(workspace.locale)}"
                 break
             if not eff_low <= cents <= eff_high:
                 errors["preset_amounts"] = "Every preset amount must lie between this type's minimum and maximum."

@@ -74,6 +74,7 @@ class SettingsChange:
     timezone: str
     preset_amounts: str
     embed_origins: str | None = None  # None: leave unchanged
+    locale: str | None = None  # the number format; None: leave unchanged
 
 
 def validate_settings(
@@ -86,34 +87,43 @@ def validate_settings(
     timezone: str,
     preset_amounts: str = "",
     embed_origins: str | None = None,
+    number_format: str | None = None,
+    locale: str = money.DEFAULT_LOCALE,
 ) -> SettingsChange:
-    """Check a settings form as a whole; every problem is reported at once."""
+    """Check a settings form as a whole; every problem is reported at once.
+
+    The amounts are read in `locale`, the number format the form showed them in (the
+    workspace's); a new `number_format` applies from the next form on."""
     errors: dict[str, str] = {}
+    if number_format is not None and not money.valid_number_format(number_format):
+        errors["number_format"] = ("Choose a number format from the list: "
+                                   + ", ".join(money.NUMBER_FORMATS.values()) + ".")
+        number_format = None
     currency = (currency or "").strip().upper()
     if not money.valid_currency(currency):
         errors["currency"] = "Choose a valid ISO 4217 currency code, such as USD or EUR."
         currency = "USD"
-    minimum = _money_field(min_amount, currency, "min_amount", "minimum amount", errors)
-    maximum = _money_field(max_amount, currency, "max_amount", "maximum amount", errors)
+    minimum = _money_field(min_amount, currency, "min_amount", "minimum amount", errors, locale)
+    maximum = _money_field(max_amount, currency, "max_amount", "maximum amount", errors, locale)
     if minimum and maximum and minimum > maximum:
         errors["max_amount"] = "The maximum amount must be at least the minimum amount."
     days = _days(expiry_days, errors)
     if timezone not in available_timezones():
         errors["timezone"] = "Choose a valid timezone, such as Europe/Paris."
-    presets = _presets(preset_amounts, currency, minimum, maximum, errors)
+    presets = _presets(preset_amounts, currency, minimum, maximum, errors, locale)
     origins = None if embed_origins is None else clean_embed_origins(embed_origins, errors)
     if errors:
         raise ValidationError(errors)
     return SettingsChange(
         portal_enabled=bool(portal_enabled), min_amount_cents=minimum, max_amount_cents=maximum,
         expiry_days=days, currency=currency, timezone=timezone, preset_amounts=presets,
-        embed_origins=origins,
+        embed_origins=origins, locale=number_format,
     )
 
 
-def _money_field(text: str, currency: str, field: str, label: str, errors: dict[str, str]) -> int:
+def _money_field(text: str, currency: str, field: str, label: str, errors: dict[str, str], locale: str) -> int:
     try:
-        return money.parse_amount(text, currency, field=field)
+        return money.parse_amount(text, currency, field=field, locale=locale)
     except ValidationError as exc:
         errors[field] = (exc.message.replace("an amount", f"the {label}").replace("the amount", f"the {label}")
                          .replace("The amount", f"The {label}"))
@@ -129,17 +139,17 @@ def _days(value: str | int, errors: dict[str, str]) -> int:
     return int(text)
 
 
-def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[str, str]) -> str:
-    parts = [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]
+def _presets(text: str, currency: str, minimum: int, maximum: int, errors: dict[str, str], locale: str) -> str:
+    parts = money.split_amounts(text, locale)
     if len(parts) > MAX_PRESETS:
         errors["preset_amounts"] = f"Offer at most {MAX_PRESETS} preset amounts."
         return ""
     values: list[int] = []
     for part in parts:
         try:
-            cents = money.parse_amount(part, currency, field="preset_amounts")
+            cents = money.parse_amount(part, currency, field="preset_amounts", locale=locale)
         except ValidationError:
-            errors["preset_amounts"] = f"“{part[:20]}” is not an amount. Separate amounts with commas, e.g. 50, 100."
+            errors["preset_amounts"] = f"“{part[:20]}” is not an amount. {money.list_hint(locale)}"
             return ""
         if minimum and maximum and not minimum <= cents <= maximum:
             errors["preset_amounts"] = "Every preset amount must lie between the minimum and the maximum."

@@ -8,6 +8,10 @@ The sandbox stops a template reaching Python's internals but not from running fo
 (two nested `range(100000)` loops) or building gigabytes (`code * 10**9`) on the app server
 and the worker. So a template may only fill in placeholders, choose with `if`/`else` and
 comparisons, and apply a few case filters: its rendering time is linear in its length.
+
+Jinja also defines names of its own (`lipsum`, `cycler`, `range`, `namespace`, `self`...), which
+would render as function objects with memory addresses. A name is accepted only if it is one of
+PLACEHOLDERS, and the environment has no globals, filters or tests beyond what the rule allows.
 """
 
 from __future__ import annotations
@@ -70,12 +74,28 @@ _ALLOWED_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, 
                   nodes.CondExpr, nodes.Not, nodes.And, nodes.Or, nodes.Compare, nodes.Operand, nodes.Filter)
 _ALLOWED_FILTERS = {"upper", "lower", "title", "capitalize", "trim"}
 _ALLOWED_COMPARISONS = {"eq", "ne"}
+# Nothing but the context a template is rendered with is reachable from it.
+_text_env.globals.clear()
+_text_env.filters = {name: f for name, f in _text_env.filters.items() if name in _ALLOWED_FILTERS}
+_text_env.tests = {}
 RULE = ("Use {{ placeholders }}, {% if placeholder %}…{% else %}…{% endif %}, == and != comparisons and the "
         "filters " + ", ".join(sorted(_ALLOWED_FILTERS)) + "; loops, calls, arithmetic and variables are not available.")
 
 
 class TemplateRefused(TemplateError):
     """The template uses something beyond placeholders and if/else (see RULE)."""
+
+
+class UnknownPlaceholder(TemplateRefused):
+    """The template names something that is not one of PLACEHOLDERS."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(unknown_placeholder_message(name))
+
+
+def unknown_placeholder_message(name: str) -> str:
+    return f"Unknown placeholder “{name[:40]}”. Use one of: " + ", ".join(PLACEHOLDERS) + "."
 
 
 def _refusal(node: nodes.Node) -> str | None:
@@ -91,12 +111,22 @@ def _refusal(node: nodes.Node) -> str | None:
     return None
 
 
+def _unknown_name(node: nodes.Node) -> str | None:
+    for name in node.find_all(nodes.Name):
+        if name.name not in PLACEHOLDERS:
+            return name.name
+    return None
+
+
 @lru_cache(maxsize=512)
 def _compiled(source: str) -> Template:
     """The template, checked against the rule and compiled once per process."""
-    refused = _refusal(_text_env.parse(source))
-    if refused:
+    parsed = _text_env.parse(source)
+    if _refusal(parsed):
         raise TemplateRefused(RULE)
+    unknown = _unknown_name(parsed)
+    if unknown is not None:
+        raise UnknownPlaceholder(unknown)
     return _text_env.from_string(source)
 
 
@@ -141,13 +171,14 @@ def check(template: str, field: str, errors: dict[str, str]) -> None:
     """Record in `errors` why a template cannot be used (syntax, unknown placeholder)."""
     try:
         _compiled(template).render(**SAMPLE)
+    except UnknownPlaceholder as exc:
+        errors[field] = unknown_placeholder_message(exc.name)
     except TemplateRefused:
         errors[field] = RULE
     except TemplateError as exc:
         message = str(exc.message or exc)
         unknown = re.search(r"'(\w+)' is undefined", message)
-        errors[field] = (f"Unknown placeholder “{unknown.group(1)}”. Use one of: "
-                         + ", ".join(PLACEHOLDERS) + "." if unknown
+        errors[field] = (unknown_placeholder_message(unknown.group(1)) if unknown
                          else f"This template cannot be read: {message[:200]}")
     except Exception as exc:  # the sandbox refuses unsafe attribute access with SecurityError
         errors[field] = f"This template cannot be used: {str(exc)[:200]}"

@@ -16,15 +16,17 @@ refuses that and takes the token's card id as `payment_method`.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 
 import stripe
 
+from giftcerts import jsonbody
+
 DEFAULT_JS_URL = "https://js.stripe.com/v3/"
 WEBHOOK_TOLERANCE_SECONDS = 300
+MAX_WEBHOOK_BODY = 512 * 1024  # Stripe's events are a few KB
 EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled"]
 
 
@@ -236,7 +238,8 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> WebhookEvent
         stamps = [int(p.strip()[2:]) for p in signature_header.split(",") if p.strip().startswith("t=")]
         if not stamps or stamps[0] > time.time() + WEBHOOK_TOLERANCE_SECONDS:
             raise ValueError("timestamp outside the tolerance")
-        body = json.loads(payload)
+        # a signed body is still bounded: Stripe's signature says who sent it, not that it is sane
+        body = jsonbody.loads(payload, max_bytes=MAX_WEBHOOK_BODY)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(str(exc)) from exc
     try:

@@ -69,8 +69,9 @@ def activity_row(entry: Activity, ws: Workspace) -> dict[str, str]:
     }
 
 
-def amount_input(cents: int, currency: str) -> str:
-    return money.format_plain(cents, currency)
+def amount_input(cents: int, currency: str, locale: str = money.DEFAULT_LOCALE) -> str:
+    """An amount pre-filled in a form, written in the workspace's number format."""
+    return money.format_plain(cents, currency, locale=locale)
 
 
 def order_row(order, ws: Workspace) -> dict[str, str]:

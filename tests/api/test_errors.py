@@ -64,6 +64,32 @@ def test_bodies_over_64_kb_are_refused_unread(api, db_url):
         assert s.query(Order).count() == 0
 
 
+def _post_routes() -> list[str]:
+    samples = {"certificate_id": "1", "order_id": "1", "redemption_id": "1"}
+    return sorted({op.path.format(**samples) for op in operations.OPERATIONS if op.body is not None})
+
+
+@pytest.mark.parametrize("path", _post_routes())
+def test_a_body_nested_deeper_than_32_levels_is_invalid_json_on_every_route(api, path):
+    # well-formed JSON that a parser would recurse into level by level
+    for raw in (b"[" * 33 + b"]" * 33, b'{"reference": "BK-D", "total_cents": 1000, "x": ' + b"[" * 40 + b"]" * 40
+                + b"}", b"[" * 30_000 + b"]" * 30_000):
+        error = assert_error(api.post(path, content=raw, headers={**api.tenant.headers,
+                                                                  "Content-Type": "application/json"}),
+                             400, "invalid_json")
+        assert "32 levels" in error["message"]
+
+
+def test_nesting_within_the_limit_is_judged_as_usual(api):
+    raw = b"[" * 32 + b"]" * 32
+    assert_error(api.post("/api/v1/orders", content=raw, headers=api.tenant.headers), 422, "validation_error")
+
+
+def test_a_nested_body_over_64_kb_is_too_large(api):
+    assert_error(api.post("/api/v1/orders", content=b"[" * 100_000, headers=api.tenant.headers), 413,
+                 "payload_too_large")
+
+
 def test_a_wrong_method_is_405_with_allow(api):
     r = api.request("DELETE", "/api/v1/orders/1", headers=api.tenant.headers)
     assert_error(r, 405, "method_not_allowed")

@@ -148,6 +148,18 @@ def test_bad_input_gets_a_clear_message_and_writes_nothing(db_url, field, value,
         assert s.exec(select(Certificate).where(Certificate.workspace_id == ws_id)).all() == []
 
 
+def test_a_manual_sale_reads_the_amount_in_the_workspaces_number_format(db_url):
+    with db.write_session(db_url) as s:
+        german = make_workspace(s, locale="de_DE")
+        assert make_certificate(s, german, amount="50,00").amount_cents == 5000
+        assert make_certificate(s, german, amount="1.000,00").amount_cents == 100000
+        american = make_workspace(s)
+        assert make_certificate(s, american, amount="1,000.00").amount_cents == 100000
+        with pytest.raises(ValidationError) as err:  # not five thousand dollars
+            make_certificate(s, american, amount="50,00")
+        assert "Write the amount as 50.00" in err.value.errors["amount"]
+
+
 def test_html_in_names_and_messages_is_kept_as_plain_text(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s)

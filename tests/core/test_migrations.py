@@ -190,3 +190,23 @@ def test_the_trigger_check_allows_every_trigger_of_the_model_and_rolls_back_clea
     assert "guessing_detected" not in trigger_check(fresh_sqlite_url)
     command.upgrade(cfg, "head")
     assert schema_differences(fresh_sqlite_url) == []
+
+
+def test_existing_workspaces_keep_reading_amounts_as_before_after_the_number_format_migration(tmp_path):
+    """0011 adds workspaces.locale; workspaces made before it read amounts as en_US."""
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    cfg = migrate.alembic_config(url)
+    command.upgrade(cfg, "0009")
+    with db.engine(url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO workspaces (slug, name, currency, timezone, portal_enabled, "
+                             "min_amount_cents, max_amount_cents, expiry_days, preset_amounts, embed_origins, "
+                             "created_at, reminder_days, booking_url) VALUES ('old', 'Old', 'USD', 'UTC', 1, "
+                             "2500, 100000, 365, '', '', '2026-01-01 00:00:00', '30,7', '')"))
+    command.upgrade(cfg, "0011")
+    with db.engine(url).connect() as conn:
+        assert conn.execute(sa.text("SELECT locale FROM workspaces WHERE slug = 'old'")).scalar_one() == "en_US"
+    command.downgrade(cfg, "0009")
+    with db.engine(url).connect() as conn:
+        assert "locale" not in {c["name"] for c in sa.inspect(conn).get_columns("workspaces")}
+    script = ScriptDirectory.from_config(cfg)
+    assert script.get_revision("0011").down_revision == "0010"

@@ -99,6 +99,18 @@ def test_a_types_narrower_bounds_apply_at_payment_time(db_url):
         assert refused.value.errors["amount"] == "The minimum amount is $250.00 for Safari."
 
 
+def test_a_types_amounts_are_read_in_the_workspaces_number_format(db_url):
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s, slug="format", locale="de_DE")
+        safari = segments.save_type(s, ws, name="Safari", min_amount="250,50", max_amount="1.000",
+                                    preset_amounts="300,50; 500")
+        assert (safari.min_amount_cents, safari.max_amount_cents) == (25050, 100000)
+        assert segments.presets(ws, safari) == [30050, 50000]
+        with pytest.raises(ValidationError) as refused:
+            segments.save_type(s, ws, name="Cruise", min_amount="250.50")
+        assert "Write the minimum amount as 250,50" in refused.value.errors["min_amount"]
+
+
 def test_segment_and_type_forms_report_every_problem(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s, slug="forms")

@@ -264,3 +264,35 @@ def test_creating_a_workspace_checks_currency_and_timezone(db_url):
         with pytest.raises(ValidationError) as err:
             workspaces.create_workspace(s, slug="bad-money", name="Bad", currency="XXX", timezone="Moon/Base")
         assert set(err.value.errors) == {"currency", "timezone"}
+
+
+# ------------------------------------------------------------------- number format
+
+
+def test_the_number_format_is_one_of_those_offered(db_url):
+    assert workspaces.validate_settings(**settings_form(number_format="de_DE")).locale == "de_DE"
+    assert workspaces.validate_settings(**settings_form()).locale is None  # not in the form: unchanged
+    error = errors_for(number_format="xx_XX")["number_format"]
+    assert "Choose a number format" in error and "1.234,56" in error
+    with db.write_session(db_url) as s:
+        ws = make_workspace(s)
+        assert ws.locale == "en_US"
+        workspaces.apply_settings(s, ws, workspaces.validate_settings(**settings_form(number_format="fr_FR")))
+    with db.read_session(db_url) as s:
+        assert s.get(Workspace, ws.id).locale == "fr_FR"
+
+
+def test_amount_settings_are_read_in_the_number_format_the_form_shows():
+    change = workspaces.validate_settings(**settings_form(locale="de_DE", min_amount="25,50", max_amount="1.000",
+                                                          preset_amounts="50; 100,50, 250"))
+    assert (change.min_amount_cents, change.max_amount_cents) == (2550, 100000)
+    assert change.preset_amounts == "5000,10050,25000"
+
+
+def test_a_decimal_comma_in_an_en_us_workspace_is_refused_with_how_to_write_it():
+    errors = errors_for(min_amount="25,50", preset_amounts="")
+    assert errors == {"min_amount": "“25,50” is not written the way this workspace writes numbers (1,234.56). "
+                                    "Write the minimum amount as 25.50."}
+    assert errors_for(locale="de_DE", min_amount="25.50", max_amount="1000", preset_amounts="") == {
+        "min_amount": "“25.50” is not written the way this workspace writes numbers (1.234,56). "
+                      "Write the minimum amount as 25,50."}

@@ -205,3 +205,60 @@ def test_a_guessing_alert_emails_the_staff_of_its_workspace_once_through_the_act
     assert "Invalid codes: 3 within 1 hour, detected " in body and "(Europe/Zurich)" in body
     with db.read_session(db_url) as s:
         assert all(job.status == "done" for job in s.exec(select(Job)))
+
+
+# Names Jinja itself defines (globals, `self`, loop helpers): none is a placeholder, and each
+# would put a function object and a memory address into an email.
+JINJA_NAMES = ["lipsum", "cycler", "self", "range", "namespace", "joiner", "dict", "loop", "caller", "varargs",
+               "kwargs", "config", "request", "__builtins__"]
+
+
+@pytest.mark.parametrize("name", JINJA_NAMES)
+def test_only_documented_placeholders_are_accepted_by_name(name):
+    for template in (f"{{{{ {name} }}}}", f"{{% if {name} %}}x{{% endif %}}", f"{{{{ {name} | upper }}}}",
+                     f"{{{{ 'a' if {name} == 'b' else 'c' }}}}"):
+        with pytest.raises(ValidationError) as exc:
+            actions.validate(name="X", trigger="activated", recipients=["recipient"], staff_emails="",
+                             subject="Hi", body=template, attach_pdf=False, enabled=True)
+        message = exc.value.errors["body"]
+        assert f"Unknown placeholder “{name}”" in message, template
+        assert all(p in message for p in templates.PLACEHOLDERS)
+        rendered, errors = templates.preview("Hi", template)
+        assert rendered is None and f"“{name}”" in errors["body"]
+
+
+@pytest.mark.parametrize("template", [
+    "{{ code.__class__ }}", "{{ code.__class__.__mro__[1].__subclasses__() }}", "{{ code['__class__'] }}",
+    "{{ code | attr('__class__') }}", "{{ self.__init__.__globals__ }}", "{{ lipsum.__globals__ }}",
+    "{{ cycler.__init__.__globals__.os }}", "{{ namespace.__init__ }}", "{{ code.upper }}",
+])
+def test_attribute_access_is_refused_on_save(template):
+    with pytest.raises(ValidationError) as exc:
+        actions.validate(name="X", trigger="activated", recipients=["recipient"], staff_emails="",
+                         subject=template, body="B", attach_pdf=False, enabled=True)
+    assert "subject" in exc.value.errors
+
+
+@pytest.mark.parametrize("name", JINJA_NAMES)
+def test_a_stored_template_naming_a_jinja_global_is_refused_when_an_email_is_due(name):
+    with pytest.raises(templates.TemplateRefused):
+        templates.render("Subject", f"Hello {{{{ {name} }}}}", templates.SAMPLE)
+
+
+def test_the_rendering_environment_exposes_no_globals():
+    # even a name the allow-list let through could reach nothing but the context it is given
+    assert dict(templates._text_env.globals) == {}
+    assert set(templates._text_env.filters) <= templates._ALLOWED_FILTERS
+    assert set(templates._text_env.tests) == set()
+
+
+def test_every_documented_placeholder_still_renders():
+    body = "\n".join(f"{name}={{{{ {name} }}}}" for name in templates.PLACEHOLDERS)
+    rendered, errors = templates.preview("{{ workspace_name | upper }} {{ amount }}", body)
+    assert errors == {}
+    assert rendered.subject == "ALPINE TOURS $250.00"
+    assert all(f"{name}={value}" in rendered.text for name, value in templates.SAMPLE.items())
+    for subject, body in ((actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY),
+                          (actions.RECEIPT_SUBJECT, actions.RECEIPT_BODY),
+                          (actions.REMINDER_SUBJECT, actions.REMINDER_BODY)):
+        assert templates.preview(subject, body)[1] == {}

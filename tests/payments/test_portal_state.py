@@ -107,6 +107,42 @@ def test_the_whole_purchase_through_the_handlers(shop, stripe_env):
     assert conf.recipient_name == "Robin" and conf.expires
 
 
+def number_format(shop, locale: str) -> None:
+    with db.write_session(shop["url"]) as s:
+        s.get(Workspace, shop["ws"].id).locale = locale
+
+
+def test_a_decimal_comma_in_an_en_us_shop_is_refused_not_read_as_thousands(shop, stripe_env):
+    page = portal()
+    run(page, "on_load")
+    run(page, "set_amount", "50,00")
+    assert page.amount_error == ("“50,00” is not written the way this workspace writes numbers (1,234.56). "
+                                 "Write the amount as 50.00.") and page.summary == ""
+    run(page, "pay", form(certificate_type=str(shop["open"].id), amount="50,00"))
+    assert "Write the amount as 50.00" in page.errors["amount"] and not page.working
+    assert count(shop["url"]) == 0
+
+
+def test_a_german_shop_reads_a_decimal_comma_through_the_whole_purchase(shop, stripe_env):
+    number_format(shop, "de_DE")
+    page = portal()
+    run(page, "on_load")
+    assert [p["value"] for p in page.presets] == ["50,00", "100,00"]  # read back as they are shown
+    run(page, "set_amount", page.presets[0]["value"])
+    assert page.amount_error == "" and page.summary == "$50.00 USD"
+    run(page, "set_amount", "50.00")
+    assert "Write the amount as 50,00" in page.amount_error
+    run(page, "set_amount", "1.000,00")
+    assert page.amount_error == "" and page.summary == "$1,000.00 USD"
+    events = run(page, "pay", form(certificate_type=str(shop["open"].id), amount="1.000,00"))
+    assert page.working and "createToken" in str(events[0])
+    ref = card(stripe_env)
+    run(page, "charge", {"token": ref.token_id, "card": ref.card_id})
+    with db.read_session(shop["url"]) as s:
+        cert = s.execute(sa.select(Certificate)).scalars().one()
+    assert (cert.amount_cents, cert.status) == (100000, "active")
+
+
 def test_a_declined_card_shows_stripes_message(shop, stripe_env):
     page = portal()
     run(page, "on_load")

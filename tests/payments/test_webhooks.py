@@ -122,6 +122,27 @@ def test_anything_not_signed_and_fresh_is_refused_and_changes_nothing(shop, stri
     assert state(shop["url"]) == before
 
 
+@pytest.mark.parametrize("nested", [b"[" * 100_000, b'{"a":' * 100_000,
+                                    b"[" * 50_000 + b"]" * 50_000,
+                                    b'{"id": "evt_deep", "type": "payment_intent.succeeded", "data": {"object": '
+                                    b'{"id": "pi_x", "metadata": ' + b"[" * 40 + b"]" * 40 + b"}}}"])
+def test_a_deeply_nested_body_with_a_valid_signature_is_refused_not_a_500(shop, stripe_env, client, nested):
+    before = state(shop["url"])
+    body, headers = signed(nested, stripe_env["STRIPE_WEBHOOK_SECRET"])
+    response = client.post("/webhooks/stripe", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_event"
+    assert state(shop["url"]) == before
+
+
+def test_an_oversized_body_is_413_with_the_usual_error_shape(shop, stripe_env, client):
+    body, headers = signed(b'{"id": "evt_big", "pad": "' + b"x" * (webhooks.MAX_BODY + 1) + b'"}',
+                           stripe_env["STRIPE_WEBHOOK_SECRET"])
+    response = client.post("/webhooks/stripe", content=body, headers=headers)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
 def test_an_event_for_an_unknown_payment_intent_is_acknowledged_and_ignored(shop, stripe_env, client):
     before = state(shop["url"])
     body, headers = signed(event("pi_not_ours_at_all", event_id="evt_unknown"), stripe_env["STRIPE_WEBHOOK_SECRET"])

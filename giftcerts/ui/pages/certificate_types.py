@@ -90,10 +90,11 @@ class CertificateTypesState(AuthState):
                 chosen = sorted(segments.type_segment_ids(session, ws.id).get(t.id, set()))
         except DomainError as exc:
             return self._refuse(exc)
-        plain = lambda cents: present.amount_input(cents, ws.currency) if cents else ""  # noqa: E731
+        plain = lambda cents: present.amount_input(cents, ws.currency, ws.locale) if cents else ""  # noqa: E731
         self.form = {
             "name": t.name, "description": t.description, "accent_color": t.accent_color, "image_url": t.image_url,
-            "preset_amounts": ", ".join(plain(int(v)) for v in t.preset_amounts.split(",") if v.strip().isdigit()),
+            "preset_amounts": ("; " if money.uses_decimal_comma(ws.locale) else ", ").join(
+                plain(int(v)) for v in t.preset_amounts.split(",") if v.strip().isdigit()),
             "min_amount": plain(t.min_amount_cents), "max_amount": plain(t.max_amount_cents),
             "active": "on" if t.active else "",
         }

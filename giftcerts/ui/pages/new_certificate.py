@@ -17,6 +17,7 @@ class NewCertificateState(AuthState):
     errors: dict[str, str] = {}
     bounds: str = ""
     currency: str = ""
+    amount_example: str = "100.00"  # in the workspace's number format
     saving: bool = False
 
     @rx.event
@@ -28,6 +29,7 @@ class NewCertificateState(AuthState):
             return self._refuse(exc)
         ws = self._workspace(principal)
         self.currency = ws.currency
+        self.amount_example = money.format_plain(10000, "USD", locale=ws.locale)
         self.bounds = (f"Between {money.format_money(ws.min_amount_cents, ws.currency)} and "
                        f"{money.format_money(ws.max_amount_cents, ws.currency)}")
 
@@ -70,7 +72,7 @@ def new_certificate_page() -> rx.Component:
                         spacing="4",
                         width="100%",
                     ),
-                    text_field("Amount", "amount", errors, placeholder="100.00", input_mode="decimal",
+                    text_field("Amount", "amount", errors, placeholder=NewCertificateState.amount_example, input_mode="decimal",
                                hint=NewCertificateState.bounds + " (" + NewCertificateState.currency + ")"),
                     textarea_field("Personal message", "message", errors, placeholder="Optional"),
                     rx.el.label(

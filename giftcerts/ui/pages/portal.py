@@ -95,6 +95,7 @@ class PortalState(rx.State):
     phase: str = "loading"  # loading | ready | not_found | disabled
     shop_name: str = ""
     currency: str = ""
+    number_format: str = money.DEFAULT_LOCALE  # the shop's: how the amount is typed
     payments_ready: bool = False
     types: list[dict[str, str]] = []
     has_types: bool = False
@@ -141,7 +142,8 @@ class PortalState(rx.State):
             self.selected_type = ids[0]
         ctype = segments.get_type(session, ws.id, self.selected_type) if self.selected_type else None
         low, high = segments.bounds(ws, ctype)
-        self.presets = [{"value": money.format_plain(v, ws.currency), "label": _amount_label(v, ws.currency)}
+        self.presets = [{"value": money.format_plain(v, ws.currency, locale=ws.locale),
+                         "label": _amount_label(v, ws.currency)}
                         for v in segments.presets(ws, ctype)]
         self.bounds_text = (f"Any amount from {money.format_money(low, ws.currency)} to "
                             f"{money.format_money(high, ws.currency)}")
@@ -153,7 +155,7 @@ class PortalState(rx.State):
             return
         low, high = segments.bounds(ws, ctype)
         try:
-            cents = money.parse_amount(self.amount, ws.currency)
+            cents = money.parse_amount(self.amount, ws.currency, locale=ws.locale)
             money.check_bounds(cents, minimum=low, maximum=high, currency=ws.currency)
         except ValidationError as exc:
             self.amount_error = exc.message
@@ -172,7 +174,7 @@ class PortalState(rx.State):
         if self.phase != "ready" or not self.amount.strip() or self.amount_error:
             return ""
         try:
-            cents = money.parse_amount(self.amount, self.currency)
+            cents = money.parse_amount(self.amount, self.currency, locale=self.number_format)
         except ValidationError:
             return ""
         return f"{money.format_money(cents, self.currency)} {self.currency}"
@@ -198,7 +200,7 @@ class PortalState(rx.State):
             if not ws.portal_enabled:
                 self.phase = "disabled"
                 return
-            self.currency = ws.currency
+            self.currency, self.number_format = ws.currency, ws.locale
             self.markets = [{"code": m.market_code, "name": m.name} for m in segments.markets(session, ws.id)]
             if self.market and self.market not in {m["code"] for m in self.markets}:
                 self.market = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import config, db
-from giftcerts.core import delivery, workspaces
+from giftcerts.core import delivery, money, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.ui import present, routes
 from giftcerts.ui.auth_state import AuthState
@@ -58,7 +58,9 @@ class SettingsState(AuthState):
     expiry_days: str = ""
     currency: str = "USD"
     timezone: str = "UTC"
+    number_format: str = money.DEFAULT_LOCALE
     preset_amounts: str = ""
+    preset_hint: str = "Comma-separated, e.g. 50, 100, 250"
     embed_origins: str = ""
     reminder_days: str = ""
     booking_url: str = ""
@@ -71,12 +73,16 @@ class SettingsState(AuthState):
 
     def _fill(self, ws) -> None:
         self.portal_enabled = ws.portal_enabled
-        self.min_amount = present.amount_input(ws.min_amount_cents, ws.currency)
-        self.max_amount = present.amount_input(ws.max_amount_cents, ws.currency)
+        self.number_format = ws.locale
+        self.min_amount = present.amount_input(ws.min_amount_cents, ws.currency, ws.locale)
+        self.max_amount = present.amount_input(ws.max_amount_cents, ws.currency, ws.locale)
         self.expiry_days = str(ws.expiry_days)
         self.currency = ws.currency
         self.timezone = ws.timezone
-        self.preset_amounts = ", ".join(present.amount_input(v, ws.currency) for v in workspaces.preset_list(ws))
+        comma = money.uses_decimal_comma(ws.locale)  # then "," is the decimal separator, ";" separates
+        self.preset_amounts = ("; " if comma else ", ").join(present.amount_input(v, ws.currency, ws.locale)
+                                                             for v in workspaces.preset_list(ws))
+        self.preset_hint = "Semicolon-separated, e.g. 50; 100; 12,50" if comma else "Comma-separated, e.g. 50, 100, 250"
         self.currency_options = sorted({*CURRENCIES, ws.currency})
         self.timezone_options = sorted({*TIMEZONES, ws.timezone})
         self.embed_origins = ws.embed_origins
@@ -113,6 +119,8 @@ class SettingsState(AuthState):
                     timezone=str(form.get("timezone", ""))[:64],
                     preset_amounts=str(form.get("preset_amounts", ""))[:500],
                     embed_origins=str(form.get("embed_origins", ""))[:2000],
+                    number_format=_optional(form, "number_format", 16),
+                    locale=self._workspace(principal).locale,  # the format the form showed amounts in
                 )
             except ValidationError as exc:
                 raise ValidationError({**exc.errors, **extra_errors}) from None
@@ -162,7 +170,7 @@ def settings_page() -> rx.Component:
                             text_field("Maximum amount", "max_amount", s.errors, default_value=s.max_amount,
                                        input_mode="decimal"),
                             text_field("Preset amounts", "preset_amounts", s.errors, default_value=s.preset_amounts,
-                                       hint="Comma-separated, e.g. 50, 100, 250"),
+                                       hint=s.preset_hint),
                             text_field("Expiry days", "expiry_days", s.errors, default_value=s.expiry_days,
                                        input_mode="numeric", hint="Certificates expire this many days after activation"),
                             rx.vstack(
@@ -175,6 +183,15 @@ def settings_page() -> rx.Component:
                                 native_select("Timezone", "timezone", s.timezone_options,
                                               default_value=s.timezone),
                                 field_error(s.errors, "timezone"),
+                                spacing="1",
+                            ),
+                            rx.vstack(
+                                native_select("Number format", "number_format", list(money.NUMBER_FORMATS.items()),
+                                              default_value=s.number_format),
+                                field_error(s.errors, "number_format"),
+                                rx.text("How amounts are typed in the dashboard and the portal "
+                                        "(amounts above are in the current one)", size="1",
+                                        color=rx.color("gray", 11)),
                                 spacing="1",
                             ),
                             columns=rx.breakpoints(initial="1", sm="2"),
