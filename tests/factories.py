@@ -65,3 +65,12 @@ def race(db_url: str, attempts: int, write: Callable[..., object]) -> list[str]:
 
     with ThreadPoolExecutor(attempts) as pool:
         return sorted(pool.map(attempt, range(attempts)))
+
+
+def redeem(session, workspace, cert, *, reference: str | None = None, actor: str = "api", now=None):
+    """Spend `cert` in full on a new order of its value, the way every channel does."""
+    from giftcerts.core import redemption
+
+    order = redemption.create_order(session, workspace, reference=reference or f"B-{next(_seq)}",
+                                    total_cents=cert.amount_cents, currency=cert.currency, now=now)
+    return redemption.redeem(session, workspace, code=cert.code, order_id=order.id, actor=actor, now=now)

@@ -370,23 +370,6 @@ def reactivate_certificate(
     return cert
 
 
-def redeem_certificate(
-    session: Session, workspace: Workspace, *, certificate_id: int, order_reference: str, actor: str,
-    now: datetime | None = None,
-) -> Certificate:
-    """Active -> Redeemed, checked against the clock (never the expiry sweep).
-
-    Orders and amounts are applied by the redemption service on top of this transition.
-    """
-    now = now or utcnow()
-    cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    _refuse_if_expired(cert, workspace, now)
-    _transition(session, cert, S.REDEEMED, allowed_from=[S.ACTIVE.value], values={"redeemed_at": now},
-                extra_where=[Certificate.expires_at > now])
-    activity.record(session, cert, ActivityKind.REDEEMED, actor=actor, now=now, details=f"Order {order_reference}")
-    return cert
-
-
 def expire_certificate(
     session: Session, workspace: Workspace, *, certificate_id: int, now: datetime | None = None,
 ) -> Certificate:
@@ -400,13 +383,6 @@ def expire_certificate(
     activity.record(session, cert, ActivityKind.EXPIRED, actor=activity.SYSTEM_ACTOR, now=now,
                     details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
     return cert
-
-
-def _refuse_if_expired(cert: Certificate, workspace: Workspace, now: datetime) -> None:
-    if cert.status == S.EXPIRED.value or (
-        cert.status == S.ACTIVE.value and cert.expires_at is not None and cert.expires_at <= now
-    ):
-        raise CertificateExpired(f"This certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
 
 
 def _transition(

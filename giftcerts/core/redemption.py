@@ -5,24 +5,27 @@ expired (checked against the clock, never the sweep); its value is not greater t
 the order still owes; same currency. It is applied in full on that one order and the
 certificate becomes Redeemed.
 
-No double spending: the certificate moves with a conditional UPDATE (`status = 'active'
-AND expires_at > now`) and the order's amount due with another (`amount_due_cents >=
-value`), both in one transaction. Of any number of simultaneous attempts on one code
-exactly one UPDATE matches; simultaneous certificates on one order can never take the
-amount due below zero (a CHECK constraint backs this up). A partial unique index allows
-one applied redemption per certificate.
+Each rule is written once, as a SQL expression (`RULES`). `redeem`, the one function every
+channel calls, makes the attempt from all of them at once (`redeem_at_once`): on PostgreSQL
+one statement that locks the order and then moves the certificate, on SQLite a few
+statements inside BEGIN IMMEDIATE. Only when it changed nothing are the same expressions
+evaluated one by one, read-only, to tell the customer which rule was broken.
 
-On PostgreSQL the API first tries `redeem_at_once`: the same rules and the same writes
-as `redeem`, in one statement, for the common case that everything is in order. When it
-cannot apply the certificate it changes nothing and the caller runs `redeem`, which
-finds the precise refusal.
+No double spending: the certificate moves with a conditional UPDATE (Active and unexpired,
+and the order can take it) and the order's amount due with another (`amount_due_cents >=
+value`), in one transaction. Of any number of simultaneous attempts on one code exactly one
+UPDATE matches; simultaneous certificates on one order can never take the amount due below
+zero (a CHECK constraint backs this up). A partial unique index allows one applied
+redemption per certificate.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -38,6 +41,7 @@ from giftcerts.core.errors import (
     CertificateExpired,
     Conflict,
     CurrencyMismatch,
+    DomainError,
     ExceedsOrderTotal,
     InvalidCode,
     InvalidTransition,
@@ -144,6 +148,81 @@ def list_orders(session: Session, *, workspace_id: int, cursor: str | None = Non
     return rows[:limit], (str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
+# --- the rules of a redemption ----------------------------------------------------------------
+
+CERTS, ORDERS, REDEMPTIONS = Certificate.__table__, Order.__table__, Redemption.__table__
+ACTIVITIES, JOBS, ACTIONS = Activity.__table__, Job.__table__, Action.__table__
+# The statements' parameters (typed like the columns they meet, so SQLite stores them alike).
+_now = sa.bindparam("now", type_=CERTS.c.created_at.type)
+_ws = sa.bindparam("p_workspace_id", type_=sa.Integer)
+_order_id = sa.bindparam("p_order_id", type_=sa.Integer)
+
+
+def _status_refusal(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
+    match cert.status:
+        case S.REDEEMED.value:
+            return InvalidTransition("This gift certificate has already been used.")
+        case S.EXPIRED.value:
+            return _expired(cert, order, workspace)
+        case S.VOIDED.value:
+            return InvalidTransition("This gift certificate has been cancelled and cannot be used.")
+        case S.PENDING.value:
+            return InvalidTransition("This gift certificate has not been paid for yet, so it cannot be used.")
+        case S.REFUNDING.value:
+            return InvalidTransition("This gift certificate is being cancelled and refunded, so it cannot be used.")
+    return InvalidTransition("This gift certificate cannot be used.")
+
+
+def _expired(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
+    return CertificateExpired(f"This gift certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
+
+
+def _too_much(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
+    return ExceedsOrderTotal(
+        f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
+        f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order. "
+        "It must be used in full on a single booking.")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule of the seed: when it holds (a SQL expression over the certificate and an order,
+    which may be the orders table or a row of it selected earlier in the same statement), and
+    what a customer is told when it does not."""
+
+    name: str
+    holds: Callable[[Any], sa.ColumnElement[bool]]
+    refusal: Callable[[Certificate, Order, Workspace], DomainError]
+
+
+# In the order a refusal is reported. The attempt requires all of them at once; when it changed
+# nothing, the diagnosis evaluates each, from the same expressions, and reports the first broken.
+RULES = (
+    Rule("order_open", lambda order: order.status == OrderStatus.OPEN.value,
+         lambda cert, order, ws: InvalidTransition(
+             "This order has been cancelled, so nothing more can be applied to it.")),
+    Rule("active", lambda order: CERTS.c.status == S.ACTIVE.value, _status_refusal),
+    Rule("unexpired", lambda order: CERTS.c.expires_at > _now, _expired),
+    Rule("same_currency", lambda order: CERTS.c.currency == order.currency,
+         lambda cert, order, ws: CurrencyMismatch(
+             f"This gift certificate is in {cert.currency} but the order is in {order.currency}.")),
+    Rule("within_amount_due", lambda order: CERTS.c.amount_cents <= order.amount_due_cents, _too_much),
+)
+_ORDER_RULES = ("order_open", "same_currency", "within_amount_due")
+
+
+def redeemable() -> sa.ColumnElement[bool]:
+    """The one definition of "this certificate can be spent at `now`" (the statement's `now`
+    parameter): Active, and not past its expiry date by the clock (never waiting for the sweep)."""
+    return sa.and_(*(rule.holds(ORDERS.c) for rule in RULES if rule.name not in _ORDER_RULES))
+
+
+def can_take(order) -> sa.ColumnElement[bool]:
+    """The order side of the rules, for the certificate being redeemed: the order is open, in the
+    certificate's currency, and still owes at least its whole value."""
+    return sa.and_(*(rule.holds(order) for rule in RULES if rule.name in _ORDER_RULES))
+
+
 # --- redemption ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -154,89 +233,76 @@ class Preview:
     amount_due_after_cents: int
 
 
-def _eligible(session: Session, workspace: Workspace, *, code: str | None, order: Order, now: datetime) -> Certificate:
-    """Every rule of the seed, each with a message a customer can act on."""
+def _broken_rule(session: Session, workspace: Workspace, *, code: str | None, order: Order,
+                 now: datetime) -> tuple[Certificate, DomainError | None]:
+    """Read-only: the certificate for `code` and the first rule it breaks on `order` (None if
+    it breaks none), each rule evaluated by the database from its one expression."""
     normalized = normalize_code(code)
-    cert = None
+    row = None
     if normalized is not None:
-        cert = session.exec(
-            select(Certificate).where(Certificate.code == normalized, Certificate.workspace_id == workspace.id)
+        row = session.execute(
+            sa.select(Certificate, *(rule.holds(ORDERS.c).label(rule.name) for rule in RULES))
+            .select_from(CERTS.join(ORDERS, ORDERS.c.id == order.id))
+            .where(CERTS.c.code == normalized, CERTS.c.workspace_id == workspace.id),
+            {"now": now},
         ).first()
-    if cert is None:
+    if row is None:
         raise InvalidCode()
-    if order.status != OrderStatus.OPEN.value:
-        raise InvalidTransition("This order has been cancelled, so nothing more can be applied to it.")
-    if cert.status == S.REDEEMED.value:
-        raise InvalidTransition("This gift certificate has already been used.")
-    if cert.status == S.EXPIRED.value or (
-        cert.status == S.ACTIVE.value and cert.expires_at is not None and cert.expires_at <= now
-    ):
-        raise CertificateExpired(f"This gift certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
-    if cert.status == S.VOIDED.value:
-        raise InvalidTransition("This gift certificate has been cancelled and cannot be used.")
-    if cert.status == S.PENDING.value:
-        raise InvalidTransition("This gift certificate has not been paid for yet, so it cannot be used.")
-    if cert.status == S.REFUNDING.value:
-        raise InvalidTransition("This gift certificate is being cancelled and refunded, so it cannot be used.")
-    if cert.status != S.ACTIVE.value:  # any other state: the conditional UPDATE would refuse it anyway
-        raise InvalidTransition("This gift certificate cannot be used.")
-    if cert.currency != order.currency:
-        raise CurrencyMismatch(f"This gift certificate is in {cert.currency} but the order is in {order.currency}.")
-    if cert.amount_cents > order.amount_due_cents:
-        raise ExceedsOrderTotal(
-            f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
-            f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order. "
-            "It must be used in full on a single booking."
-        )
-    return cert
+    cert = row[0]
+    for rule, holds in zip(RULES, row[1:]):
+        if not holds:
+            return cert, rule.refusal(cert, order, workspace)
+    return cert, None
 
 
 def preview(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None,
             now: datetime | None = None) -> Preview:
     """What would happen, without changing anything."""
-    now = now or utcnow()
     order = get_order(session, workspace_id=workspace.id, order_id=order_id)
-    cert = _eligible(session, workspace, code=code, order=order, now=now)
+    cert, refusal = _broken_rule(session, workspace, code=code, order=order, now=now or utcnow())
+    if refusal:
+        raise refusal
     return Preview(certificate=cert, order=order, value_cents=cert.amount_cents,
                    amount_due_after_cents=order.amount_due_cents - cert.amount_cents)
 
 
+# A diagnosis that finds every rule holding means the certificate or the order changed between
+# the attempt and the diagnosis (a release, say): the attempt is run again, a few times at most.
+ATTEMPTS = 3
+
+
 def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
            now: datetime | None = None) -> Redemption:
-    """Apply a certificate in full as payment on an order. One transaction, race-proof."""
+    """Apply a certificate in full as payment on an order: the one way every channel redeems.
+
+    `redeem_at_once` makes the attempt, race-proof and all or nothing; only when it changed
+    nothing is the reason looked for, read-only, and raised."""
     now = now or utcnow()
-    order = get_order(session, workspace_id=workspace.id, order_id=order_id, lock=True)
-    cert = _eligible(session, workspace, code=code, order=order, now=now)
-    try:
-        lifecycle.redeem_certificate(session, workspace, certificate_id=cert.id, actor=actor, now=now,
-                                     order_reference=order.reference)
-    except InvalidTransition as exc:  # lost a race: someone else changed it a moment ago
-        if cert.status == S.REDEEMED.value:
-            raise InvalidTransition("This gift certificate has already been used.") from None
-        raise exc
-    taken = session.execute(
-        sa.update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.OPEN.value,
-               Order.amount_due_cents >= cert.amount_cents)
-        .values(amount_due_cents=Order.amount_due_cents - cert.amount_cents)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
-        # Another certificate was applied meanwhile; the caller's transaction rolls back the certificate too.
+    oid = parse_id(order_id)
+    if oid is None:
+        raise NotFound("Order not found.")
+    for _ in range(ATTEMPTS):
+        applied = redeem_at_once(session, workspace_id=workspace.id, code=code, order_id=oid, actor=actor, now=now)
+        if applied is not None:
+            _forget_loaded(session, (Order, oid), (Certificate, applied.certificate_id))
+            return session.get(Redemption, applied.redemption_id)
+        order = get_order(session, workspace_id=workspace.id, order_id=oid)
         session.refresh(order)
-        raise ExceedsOrderTotal(
-            f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
-            f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order."
-        )
-    redemption = Redemption(workspace_id=workspace.id, order_id=order.id, certificate_id=cert.id,
-                            amount_cents=cert.amount_cents, created_at=now)
-    session.add(redemption)
-    session.flush()
-    session.refresh(order)
-    return redemption
+        _, refusal = _broken_rule(session, workspace, code=code, order=order, now=now)
+        if refusal:
+            raise refusal
+    raise Conflict("This gift certificate or the order changed while it was being applied. Try again.")
 
 
-# --- the same, in the fewest statements (both databases) ------------------------------------
+def _forget_loaded(session: Session, *keys: tuple[type, int]) -> None:
+    """Objects this session loaded before the attempt's Core statements changed their rows are
+    read again, so that callers holding them see the redemption."""
+    for obj in list(session.identity_map.values()):
+        if any(isinstance(obj, model) and obj.id == key for model, key in keys):
+            session.refresh(obj)
+
+
+# --- the attempt, in the fewest statements (both databases) ----------------------------------
 
 @dataclass(frozen=True)
 class Line:
@@ -280,32 +346,10 @@ class Applied:
     lines: list[Line]
 
 
-CERTS, ORDERS, REDEMPTIONS = Certificate.__table__, Order.__table__, Redemption.__table__
-ACTIVITIES, JOBS, ACTIONS = Activity.__table__, Job.__table__, Action.__table__
-# The statements' parameters (typed like the columns they meet, so SQLite stores them alike).
-_now = sa.bindparam("now", type_=CERTS.c.created_at.type)
-_ws = sa.bindparam("p_workspace_id", type_=sa.Integer)
-_order_id = sa.bindparam("p_order_id", type_=sa.Integer)
-
-
-def redeemable(now) -> sa.ColumnElement[bool]:
-    """The one definition of "this certificate can be spent at `now`": Active, and not past its
-    expiry date by the clock (never waiting for the sweep)."""
-    return sa.and_(CERTS.c.status == S.ACTIVE.value, CERTS.c.expires_at > now)
-
-
-def can_take(order) -> sa.ColumnElement[bool]:
-    """The order side of the seed's rules, for the certificate being redeemed: the order is
-    open, in the certificate's currency, and still owes at least its whole value. `order` is
-    the orders table or a row of it selected earlier in the same statement."""
-    return sa.and_(order.status == OrderStatus.OPEN.value, CERTS.c.currency == order.currency,
-                   CERTS.c.amount_cents <= order.amount_due_cents)
-
-
 def _spend(order_takes_it: sa.ColumnElement[bool]) -> sa.Update:
     """Active -> Redeemed for the code, only if every rule holds: the certificate's half of a redemption."""
     return (sa.update(CERTS)
-            .where(CERTS.c.code == sa.bindparam("p_code", type_=sa.String), CERTS.c.workspace_id == _ws, redeemable(_now),
+            .where(CERTS.c.code == sa.bindparam("p_code", type_=sa.String), CERTS.c.workspace_id == _ws, redeemable(),
                    order_takes_it)
             .values(status=S.REDEEMED.value, redeemed_at=_now)
             .returning(CERTS.c.id, CERTS.c.amount_cents, CERTS.c.currency))

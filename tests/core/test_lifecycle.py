@@ -11,7 +11,7 @@ from giftcerts.clock import utcnow
 from giftcerts.core import activity, lifecycle
 from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
 from giftcerts.models import Certificate
-from tests.factories import make_certificate, make_workspace, race
+from tests.factories import make_certificate, make_workspace, race, redeem
 
 
 def kinds(session, cert):
@@ -83,7 +83,7 @@ def test_expired_certificates_cannot_be_redeemed_even_before_the_sweep_runs(db_u
         cert = make_certificate(s, ws, now=utcnow() - timedelta(days=11))
         assert cert.status == "active"  # the sweep has not run
         with pytest.raises(CertificateExpired):
-            lifecycle.redeem_certificate(s, ws, certificate_id=cert.id, order_reference="B-1", actor="api")
+            redeem(s, ws, cert, reference="B-1")
         assert cert.status == "active"
         lifecycle.expire_certificate(s, ws, certificate_id=cert.id)
         assert cert.status == "expired" and kinds(s, cert)[-1] == "Expired"
@@ -93,10 +93,10 @@ def test_a_redeemed_certificate_cannot_be_used_again(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s)
         cert = make_certificate(s, ws)
-        lifecycle.redeem_certificate(s, ws, certificate_id=cert.id, order_reference="B-77", actor="api")
+        redeem(s, ws, cert, reference="B-77")
         assert cert.status == "redeemed" and cert.redeemed_at is not None
-        with pytest.raises(InvalidTransition, match="Redeemed"):
-            lifecycle.redeem_certificate(s, ws, certificate_id=cert.id, order_reference="B-78", actor="api")
+        with pytest.raises(InvalidTransition, match="already been used"):
+            redeem(s, ws, cert, reference="B-78")
         with pytest.raises(InvalidTransition):
             lifecycle.void_certificate(s, ws, certificate_id=cert.id, reason="x", actor="a@example.com")
         assert kinds(s, cert) == ["Created", "Purchased", "Redeemed"]

@@ -1,13 +1,15 @@
 """Gift certificates move through different statuses: Pending, Active, Redeemed, Voided, Expired.
 
 A model-based property test: Hypothesis drives random sequences of staff and customer
-actions (issue paid or unpaid, mark paid, void, reactivate, redeem, expire, sweep, let time
-pass) against the real lifecycle functions on SQLite, and after every step checks the rules
+actions (issue paid or unpaid, mark paid, void, reactivate, redeem on a booking, release that
+redemption, expire, sweep, let time pass) against the real functions — redemption through the
+one path every channel uses — on SQLite and PostgreSQL, and after every step checks the rules
 the seed and the design promise:
 
 - a certificate is always in one of the five statuses;
 - every status change is one the state machine (`lifecycle.ALLOWED`) allows;
 - a refused action changes nothing: not the status, not a timestamp, not the activity log;
+  and it is refused with the code the model expects (not_active, expired, invalid_code...);
 - every change that happens adds exactly one activity entry, of the kind that names it;
 - an active certificate was activated and expires `expiry_days` after activation;
 - a voided certificate that has passed its expiry date never becomes active again.
@@ -38,10 +40,10 @@ from hypothesis.stateful import (
 from sqlmodel import SQLModel, func, select
 
 from giftcerts import db
-from giftcerts.core import lifecycle
-from giftcerts.core.errors import DomainError, NotFound
+from giftcerts.core import lifecycle, redemption
+from giftcerts.core.errors import CertificateExpired, DomainError, InvalidCode, InvalidTransition, NotFound
 from giftcerts.models import Activity, Certificate, CertificateStatus, Workspace
-from tests.factories import make_certificate, make_workspace
+from tests.factories import make_certificate, make_workspace, redeem
 
 S = CertificateStatus
 ACTOR = "staff@example.com"
@@ -86,6 +88,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
         self.model: dict[int, Snapshot] = {}
         # Certificates that were voided while their expiry date passed: dead for good.
         self.expired_while_voided: set[int] = set()
+        # The applied redemption of each redeemed certificate, for the release action.
+        self.applied: dict[int, int] = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -110,7 +114,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
     @rule(
         cert_id=certificates,
         action=st.sampled_from(["staff_mark_it_paid", "staff_void_it", "staff_reactivate_it",
-                                "a_customer_redeems_it_on_a_booking", "the_expiry_job_expires_it",
+                                "a_customer_redeems_it_on_a_booking", "the_booking_is_cancelled",
+                                "the_expiry_job_expires_it",
                                 "staff_void_it_then_change_their_mind", "another_workspace_tries_to_change_it"]),
         reason=st.sampled_from(["Customer refund", "Typo in recipient name", "   "]),
         order=st.integers(min_value=1, max_value=9999),
@@ -178,13 +183,32 @@ class CertificateLifecycle(RuleBasedStateMachine):
 
     def a_customer_redeems_it_on_a_booking(self, cert_id, order, **_):
         before = self.model[cert_id]
+        ok = before.status == S.ACTIVE.value and before.timestamps[2] > self.now
+        expired = before.status == S.EXPIRED.value or (before.status == S.ACTIVE.value and not ok)
+        done = {}
+
+        def spend(s, ws):
+            done["redemption"] = redeem(s, ws, s.get(Certificate, cert_id), reference=None,
+                                        now=self.now).id
+        self._attempt(cert_id, spend, target=S.REDEEMED, kind="Redeemed", expected_ok=ok,
+                      refusal=CertificateExpired if expired else InvalidTransition)
+        if ok:
+            self.applied[cert_id] = done["redemption"]
+
+    def the_booking_is_cancelled(self, cert_id, **_):
+        """The booking the certificate paid for is cancelled: its redemption is released and the
+        certificate is Active again, or Expired (with both entries) if its date has passed."""
+        if cert_id not in self.applied:
+            return
+        before = self.model[cert_id]
+        still_valid = before.timestamps[2] > self.now
         self._attempt(
             cert_id,
-            lambda s, ws: lifecycle.redeem_certificate(s, ws, certificate_id=cert_id, order_reference=f"B-{order}",
-                                                       actor="api", now=self.now),
-            target=S.REDEEMED, kind="Redeemed",
-            expected_ok=before.status == S.ACTIVE.value and before.timestamps[2] > self.now,
+            lambda s, ws: redemption.release(s, ws, redemption_id=self.applied[cert_id], actor="api", now=self.now),
+            target=S.ACTIVE if still_valid else S.EXPIRED, kind="Released", expected_ok=True,
+            also=() if still_valid else ("Expired",),
         )
+        del self.applied[cert_id]
 
     def the_expiry_job_expires_it(self, cert_id, **_):
         before = self.model[cert_id]
@@ -203,13 +227,13 @@ class CertificateLifecycle(RuleBasedStateMachine):
                                                              actor=ACTOR, now=self.now),
             "reactivate": lambda s, ws: lifecycle.reactivate_certificate(s, ws, certificate_id=cert_id, actor=ACTOR,
                                                                          now=self.now),
-            "redeem": lambda s, ws: lifecycle.redeem_certificate(s, ws, certificate_id=cert_id, order_reference="X-1",
-                                                                 actor="api", now=self.now),
+            "redeem": lambda s, ws: redeem(s, ws, s.get(Certificate, cert_id), now=self.now),
             "expire": lambda s, ws: lifecycle.expire_certificate(s, ws, certificate_id=cert_id, now=self.now),
         }
         before = self.model[cert_id]
         with db.write_session(self.url) as s:
-            with pytest.raises(NotFound):
+            # its code is simply not valid there either
+            with pytest.raises(InvalidCode if rival_action == "redeem" else NotFound):
                 calls[rival_action](s, s.get(Workspace, self.rival_id))
         with db.read_session(self.url) as s:
             assert snapshot(s, cert_id) == before
@@ -248,7 +272,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ the checks
 
-    def _attempt(self, cert_id, action, *, target: CertificateStatus, kind: str, expected_ok: bool):
+    def _attempt(self, cert_id, action, *, target: CertificateStatus, kind: str, expected_ok: bool,
+                 refusal: type[DomainError] = DomainError, also: tuple[str, ...] = ()):
         before = self.model[cert_id]
         refused: DomainError | None = None
         with db.write_session(self.url) as s:
@@ -260,18 +285,20 @@ class CertificateLifecycle(RuleBasedStateMachine):
             after = snapshot(s, cert_id)
         if refused is not None:
             assert not expected_ok, f"refused unexpectedly: {refused.message}"
+            assert isinstance(refused, refusal), f"refused as {refused.code}, expected {refusal.code}"
             assert refused.message, "a refusal always explains itself"
             assert after == before, f"a refused action changed the certificate: {before} -> {after}"
         else:
             assert expected_ok, f"allowed unexpectedly: {before.status} -> {after.status}"
-            self._check_one_step(before, after, target, kind)
+            self._check_one_step(before, after, target, kind, also)
         self.model[cert_id] = after
 
-    def _check_one_step(self, before: Snapshot, after: Snapshot, target: CertificateStatus, kind: str):
+    def _check_one_step(self, before: Snapshot, after: Snapshot, target: CertificateStatus, kind: str,
+                        also: tuple[str, ...] = ()):
         assert after.status == target.value
         assert lifecycle.can_transition(before.status, after.status)
         assert S(after.status) in lifecycle.ALLOWED[S(before.status)]
-        assert after.kinds == before.kinds + (kind,), "exactly one activity entry of the right kind"
+        assert after.kinds == before.kinds + (kind, *also), "exactly one activity entry of the right kind"
         assert after.timestamps[0] == before.timestamps[0], "created_at never changes"
         if target is S.ACTIVE and before.status == S.VOIDED.value:
             # Reactivation restores the certificate; its original expiry date stands.
@@ -281,6 +308,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
             assert after.timestamps[1] == self.now
         if target is S.REDEEMED:
             assert after.timestamps[3] == self.now
+        if kind == "Released" and target is S.ACTIVE:
+            assert after.timestamps[1:3] == before.timestamps[1:3] and after.timestamps[3] is None
         if target is S.VOIDED:
             assert after.timestamps[4] == self.now and after.void_reason
 
@@ -313,10 +342,15 @@ class CertificateLifecycle(RuleBasedStateMachine):
                     assert cert.status != S.ACTIVE.value, "an expired voided certificate came back to life"
 
 
-def test_the_certificate_lifecycle_holds_under_any_sequence_of_actions(sqlite_only_url):
-    CertificateLifecycle.url = sqlite_only_url
+# Examples per database: 500 in all on every run of the suite.
+EXAMPLES = {"sqlite": 300, "postgres": 200}
+
+
+@pytest.mark.parametrize("backend", sorted(EXAMPLES))
+def test_the_certificate_lifecycle_holds_under_any_sequence_of_actions(request, backend):
+    CertificateLifecycle.url = request.getfixturevalue("sqlite_only_url" if backend == "sqlite" else "postgres_url")
     run_state_machine_as_test(
         CertificateLifecycle,
-        settings=settings(max_examples=40, stateful_step_count=20, deadline=None, database=None,
+        settings=settings(max_examples=EXAMPLES[backend], stateful_step_count=20, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow]),
     )

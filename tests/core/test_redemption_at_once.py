@@ -1,7 +1,9 @@
-"""`redeem_at_once`, the redemption the API tries first — one statement on PostgreSQL, a few
-inside BEGIN IMMEDIATE on SQLite: it must write and answer exactly what the step-by-step
-`redeem` does, change nothing whenever a rule is broken (so that `redeem` can explain the
-refusal), and be just as race-proof — also when both paths run at the same time. Runs on
+"""`redeem_at_once`, the attempt every redemption makes — one statement on PostgreSQL, a few
+inside BEGIN IMMEDIATE on SQLite. The API answers from what the attempt returns; everywhere
+else `redeem` reads the redemption back: both must write and answer the same, byte for byte.
+When a rule is broken the attempt changes nothing and `redeem` explains the refusal; and it
+is race-proof, also when both entry points run at the same time. (What a redemption writes,
+step by step, is held against a plain-Python model in test_lifecycle_properties.py.) Runs on
 SQLite and PostgreSQL (the lock-wait test on PostgreSQL only)."""
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from giftcerts import db
 from giftcerts.core import lifecycle, reports
 from giftcerts.core.errors import ValidationError
 from giftcerts.models import Certificate, CertificateSource, CertificateType
-from tests.factories import make_certificate, make_workspace
+from tests.factories import make_certificate, make_workspace, redeem
 
 NY = ZoneInfo("America/New_York")
 NOW = datetime(2026, 4, 5, 12, 0, tzinfo=timezone.utc)
@@ -65,8 +65,7 @@ def world(db_url):
         c = {}
         c[1] = sell(10000, ny(2026, 1, 31, 23, 30), type_a)
         c[2] = sell(10000, ny(2026, 2, 1, 0, 0), type_a)
-        lifecycle.redeem_certificate(s, ws, certificate_id=c[2].id, order_reference="BK-2", actor="api",
-                                     now=ny(2026, 2, 11, 0, 0))
+        redeem(s, ws, c[2], reference="BK-2", now=ny(2026, 2, 11, 0, 0))
         c[3] = sell(5000, ny(2026, 2, 28, 23, 59), type_b)
         lifecycle.void_certificate(s, ws, certificate_id=c[3].id, reason="Customer refund", actor="staff",
                                    now=ny(2026, 3, 2, 12, 0), refund_id="re_c3")
@@ -76,8 +75,7 @@ def world(db_url):
         lifecycle.void_certificate(s, ws, certificate_id=c[5].id, reason="Never paid", actor="staff",
                                    now=ny(2026, 3, 10, 9, 0))
         c[6] = sell(10000, ny(2026, 3, 8, 1, 30), type_b, source=CertificateSource.PORTAL)
-        lifecycle.redeem_certificate(s, ws, certificate_id=c[6].id, order_reference="BK-6", actor="api",
-                                     now=ny(2026, 3, 13, 13, 30))
+        redeem(s, ws, c[6], reference="BK-6", now=ny(2026, 3, 13, 13, 30))
         c[7] = sell(10000, ny(2026, 3, 31, 23, 30), type_a)
         c[8] = sell(25000, ny(2026, 3, 15, 10, 0), type_a)
         c[9] = sell(5000, ny(2026, 3, 3, 9, 0), type_b)
@@ -221,8 +219,7 @@ def test_the_change_marker_moves_with_every_sale_redemption_and_void(world):
     assert after_sales > before and marker("other") == other_before
     # So does a redemption
     with db.write_session(world["url"]) as s:
-        lifecycle.redeem_certificate(s, s.get(Workspace, world["ws"]), certificate_id=first.id,
-                                     order_reference="BK-9", actor="api")
+        redeem(s, s.get(Workspace, world["ws"]), first, reference="BK-9")
     after_redemption = marker()
     assert after_redemption > after_sales
     # And a void

@@ -16,7 +16,7 @@ from giftcerts.clock import utcnow
 from giftcerts.core import lifecycle, search
 from giftcerts.core.codes import format_code
 from giftcerts.models import Certificate
-from tests.factories import make_certificate, make_workspace
+from tests.factories import make_certificate, make_workspace, redeem
 
 
 def ids(page) -> list[int]:
@@ -152,7 +152,7 @@ def _one_of_each_status(session, ws):
     pending = make_certificate(session, ws, paid=False)
     active = make_certificate(session, ws)
     redeemed = make_certificate(session, ws)
-    lifecycle.redeem_certificate(session, ws, certificate_id=redeemed.id, order_reference="B-1", actor="api")
+    redeem(session, ws, redeemed, reference="B-1")
     voided = make_certificate(session, ws)
     lifecycle.void_certificate(session, ws, certificate_id=voided.id, reason="Refund", actor="staff@example.com")
     expired = make_certificate(session, ws, now=utcnow() - timedelta(days=ws.expiry_days + 1))
