@@ -18,9 +18,8 @@ from sqlmodel import Session, select
 from giftcerts import db
 from giftcerts.api import throttle
 from giftcerts.clock import utcnow
-from giftcerts.jobs import outbox
+from giftcerts.core import outbox
 from giftcerts.models import GuessingAlert
-from giftcerts.notify import actions
 
 log = logging.getLogger("giftcerts.api.guessing")
 TRIGGER = "guessing_detected"
@@ -45,7 +44,7 @@ def record(session: Session, workspace_id: int, *, now: datetime | None = None) 
                           failures=threshold.amount, threshold=_describe(threshold))
     session.add(alert)
     session.flush()
-    if actions.has_enabled(session, workspace_id=workspace_id, trigger=TRIGGER):
+    if outbox.has_enabled(session, workspace_id=workspace_id, trigger=TRIGGER):
         outbox.enqueue(session, outbox.DISPATCH, workspace_id=workspace_id,
                        payload={"trigger": TRIGGER, "alert_id": alert.id}, dedupe_key=f"guessing-alert:{alert.id}")
     log.warning("code guessing detected in workspace %s: %s failed codes in the widget within %s; "
