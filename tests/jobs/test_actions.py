@@ -178,7 +178,7 @@ def test_the_default_emails_read_well_with_and_without_a_booking_link():
 
 def test_a_guessing_alert_emails_the_staff_of_its_workspace_once_through_the_actions(db_url, mail_sink, monkeypatch):
     from giftcerts import ratelimit
-    from giftcerts.api import guessing
+    from giftcerts.web import guessing
     from giftcerts.models import Action, Job
 
     monkeypatch.setenv("REFLEX_DB_URL", db_url)

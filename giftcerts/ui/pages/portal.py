@@ -25,7 +25,7 @@ from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import MESSAGE_MAX
 from giftcerts.models import CertificateStatus
 from giftcerts.payments import checkout, gateway
-from giftcerts.ui import routes
+from giftcerts.web import routes
 
 CARD_ELEMENT_ID = "gc-card-element"
 

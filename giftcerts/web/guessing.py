@@ -1,5 +1,5 @@
 """The guessing alert: what happens when strangers' failed codes in a workspace's widget
-cross the workspace-wide threshold (giftcerts.api.throttle explains the budgets and numbers).
+cross the workspace-wide threshold (giftcerts.web.throttle explains the budgets and numbers).
 
 Nobody is refused for it. A GuessingAlert row records it (every app process sees it in the
 database): while it lasts the widget adds the tight per-address budget, the staff of that
@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.api import throttle
 from giftcerts.clock import utcnow
 from giftcerts.core import outbox
 from giftcerts.models import GuessingAlert
+from giftcerts.web import throttle
 
-log = logging.getLogger("giftcerts.api.guessing")
+log = logging.getLogger("giftcerts.web.guessing")
 TRIGGER = "guessing_detected"
 
 
