@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 
 from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
-from giftcerts.framing import frame_ancestors
-from giftcerts.ui import routes
+from giftcerts.web.framing import frame_ancestors
+from giftcerts.web import routes
 from giftcerts.ui.pages.api_keys import ApiKeysState, api_keys_page
 from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
 from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
@@ -34,6 +34,7 @@ from giftcerts.ui.pages.segments import SegmentsState, segments_page
 # issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ui import live
 from giftcerts.ui.head import head_components
 from giftcerts.ui.session_boundary import SessionBoundary
 from giftcerts.ui.pages.actions import ActionsState, actions_page
@@ -50,6 +51,7 @@ app = rx.App(
 )
 # Before every event: a tab's page states never outlive the staff session they were filled for.
 app.add_middleware(SessionBoundary(), index=0)
+live.serve(app)  # live pages stop polling once their tab's socket is gone
 
 
 def _index() -> rx.Component:

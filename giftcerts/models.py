@@ -518,7 +518,7 @@ class Action(SQLModel, table=True):
 class GuessingAlert(SQLModel, table=True):
     """Failed codes from strangers (the redemption widget) crossed the workspace's alert
     threshold: until `guarded_until` the widget's per-address budget is tighter, and staff see
-    a banner (giftcerts.api.guessing). At most one per workspace every few hours."""
+    a banner (giftcerts.web.guessing). At most one per workspace every few hours."""
 
     __tablename__ = "guessing_alerts"
     __table_args__ = (sa.Index("ix_guessing_alerts_ws_detected", "workspace_id", "detected_at"),)

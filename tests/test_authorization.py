@@ -22,7 +22,7 @@ from reflex.istate.data import RouterData
 from sqlmodel import SQLModel
 
 from giftcerts import db
-from giftcerts.api.staff_sessions import SESSION_COOKIE
+from giftcerts.web.sessions import SESSION_COOKIE
 from giftcerts.core import accounts
 from giftcerts.models import StaffRole, Workspace
 from giftcerts.ui.auth_state import AuthState

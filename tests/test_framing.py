@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from giftcerts import db
 from giftcerts.core import redemption
-from giftcerts.framing import frame_ancestors
+from giftcerts.web.framing import frame_ancestors
 from tests.factories import make_workspace
 
 

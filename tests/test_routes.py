@@ -2,7 +2,7 @@
 
 import pytest
 
-from giftcerts.ui import routes
+from giftcerts.web import routes
 
 
 @pytest.mark.parametrize("asked, lands", [

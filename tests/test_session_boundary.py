@@ -18,7 +18,7 @@ import socketio
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.api.staff_sessions import SESSION_COOKIE, SIGN_IN, SIGN_OUT
+from giftcerts.web.sessions import SESSION_COOKIE, SIGN_IN, SIGN_OUT
 from giftcerts.core import accounts, workspaces
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.codes import format_code

@@ -5,7 +5,7 @@ in the page URL. Every handler is called with no token, a forged one, an expired
 one for another order, and must change nothing; failed attempts are throttled; the
 booking page is told about a change only at the workspace's embed origins.
 
-Invalid codes spend the code-guessing budgets of giftcerts.api.throttle (defaults: 10 per
+Invalid codes spend the code-guessing budgets of giftcerts.web.throttle (defaults: 10 per
 widget session and 30 per client address per workspace, each per 10 minutes).
 """
 

@@ -99,7 +99,7 @@ def upgrade() -> None:
         batch_op.alter_column('booking_url', server_default=None)
 
     # Existing workspaces get the same default actions a new workspace is created with.
-    from giftcerts.notify.actions import DEFAULTS
+    from giftcerts.core.action_defaults import DEFAULTS
 
     now = datetime.now(timezone.utc)
     workspace_ids = [row[0] for row in op.get_bind().execute(sa.text("SELECT id FROM workspaces ORDER BY id"))]

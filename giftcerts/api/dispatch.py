@@ -29,7 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from giftcerts import config, db, jsonbody, ratelimit
-from giftcerts.api import auth, idempotency, throttle
+from giftcerts.api import auth, idempotency
+from giftcerts.web import throttle
 from giftcerts.api.errors import (
     JSON,
     InternalError,

@@ -13,7 +13,7 @@ from giftcerts.api import schemas
 from giftcerts.api.errors import CATALOGUE
 from giftcerts.api.idempotency import HEADER, KEY_PATTERN, MAX_KEY_LENGTH
 from giftcerts.api.operations import OPERATIONS, Operation
-from giftcerts.api.throttle import DEFAULTS
+from giftcerts.web.throttle import DEFAULTS
 
 REF = "#/components/schemas/{model}"
 TITLE = "giftcerts API"

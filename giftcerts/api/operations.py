@@ -182,7 +182,7 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[str, ...] = ()
     description: str = ""
-    # Looks a code up: failed attempts are budgeted (see giftcerts.api.throttle).
+    # Looks a code up: failed attempts are budgeted (see giftcerts.web.throttle).
     guesses_codes: bool = False
     # Changes nothing; without an Idempotency-Key it runs in a read-only session.
     read_only: bool = False

@@ -13,37 +13,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from starlette.requests import Request, cookie_parser
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from giftcerts import config, db, ratelimit
 from giftcerts.core import accounts
-from giftcerts.ui import routes as pages
+from giftcerts.web import routes as pages
+from giftcerts.web.sessions import OUTCOME_COOKIE, SESSION_COOKIE, SIGN_IN, SIGN_OUT, token_from_cookies
 
-SESSION_COOKIE = "gc_session"
-OUTCOME_COOKIE = "gc_sign_in"
-SIGN_IN = "/auth/sign-in"
-SIGN_OUT = "/auth/sign-out"
 _NO_STORE = {"Cache-Control": "no-store"}
-
-
-def token_from_cookies(cookie_header: str) -> str:
-    """The session token in a Cookie header ("" when there is none): the one way every reader
-    of the cookie (dashboard, sign-out, CSV exports) finds it."""
-    return cookie_parser(cookie_header or "").get(SESSION_COOKIE, "")[:200]
 
 
 def token_of(request: Request) -> str:
     return token_from_cookies(request.headers.get("cookie", ""))
-
-
-def outcome_from_cookies(cookie_header: str) -> dict[str, str]:
-    """What the last sign-in attempt left for /login: error code, seconds to wait, email, nonce."""
-    raw = cookie_parser(cookie_header or "").get(OUTCOME_COOKIE, "")[:600]
-    return {k: v[0] for k, v in parse_qs(raw, max_num_fields=8).items() if k in ("error", "wait", "email", "n")}
 
 
 def _secure() -> bool:

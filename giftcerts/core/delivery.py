@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
-from giftcerts.core import expiry
+from giftcerts.core import expiry, outbox
+from giftcerts.core.documents import forget_pdfs
 from giftcerts.core.errors import InvalidTransition, ValidationError
+from giftcerts.core.lifecycle import get_certificate
 from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import Certificate, CertificateStatus, Workspace
 
@@ -38,8 +40,6 @@ def apply(session: Session, workspace: Workspace, change: DeliverySettings) -> N
     if change.reminder_days is not None:
         workspace.reminder_days = change.reminder_days
     if change.booking_url is not None and change.booking_url != workspace.booking_url:
-        from giftcerts.documents.store import forget_pdfs
-
         workspace.booking_url = change.booking_url
         forget_pdfs(session, workspace_id=workspace.id)  # their QR codes open the old page
     session.add(workspace)
@@ -51,9 +51,6 @@ RESEND_CHOICES = {"recipient": "Recipient", "purchaser": "Purchaser", "other": "
 def resend_certificate(session: Session, workspace: Workspace, *, certificate_id, send_to: str,
                        address: str | None, actor: str) -> str:
     """Queue the certificate email (with its PDF) again; returns the address it goes to."""
-    from giftcerts.core.lifecycle import get_certificate
-    from giftcerts.jobs import outbox
-
     cert: Certificate = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     if cert.status != CertificateStatus.ACTIVE.value:
         raise InvalidTransition(f"This certificate is {CertificateStatus(cert.status).label}: "

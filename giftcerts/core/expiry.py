@@ -21,7 +21,10 @@ from sqlmodel import Session, select
 
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
+from giftcerts.core import outbox
 from giftcerts.core.activity import SYSTEM_ACTOR, ActivityKind
+from giftcerts.core.errors import InvalidTransition
+from giftcerts.core.inserts import insert_ignore
 from giftcerts.models import Action, Activity, Certificate, CertificateStatus, ExpiryReminder, Job, Workspace
 
 S = CertificateStatus
@@ -153,8 +156,6 @@ def send_due_reminders(session: Session, *, now: datetime | None = None, batch_s
     expiring within T days that were not yet reminded at T. A certificate first seen inside
     several thresholds (sold with 5 days left, thresholds 30 and 7) gets one reminder, recorded
     for each of them."""
-    from giftcerts.jobs import outbox
-
     now = now or utcnow()
     queued = 0
     rows = session.execute(
@@ -176,14 +177,14 @@ def send_due_reminders(session: Session, *, now: datetime | None = None, batch_s
                 ).order_by(Certificate.expires_at).limit(batch_size)
             ).all()
             for cert in due:
-                if not outbox.insert_ignore(session, ExpiryReminder.__table__,
-                                            {"certificate_id": cert.id, "threshold_days": days, "created_at": now},
-                                            conflict=["certificate_id", "threshold_days"]):
+                if not insert_ignore(session, ExpiryReminder.__table__,
+                                     {"certificate_id": cert.id, "threshold_days": days, "created_at": now},
+                                     conflict=["certificate_id", "threshold_days"]):
                     continue  # another sweeper reminded it a moment ago
                 for larger in thresholds[i + 1:]:
-                    outbox.insert_ignore(session, ExpiryReminder.__table__,
-                                         {"certificate_id": cert.id, "threshold_days": larger, "created_at": now},
-                                         conflict=["certificate_id", "threshold_days"])
+                    insert_ignore(session, ExpiryReminder.__table__,
+                                  {"certificate_id": cert.id, "threshold_days": larger, "created_at": now},
+                                  conflict=["certificate_id", "threshold_days"])
                 outbox.dispatch(session, cert, "expiring_soon", threshold_days=days,
                                 dedupe_key=f"reminder:{cert.id}:{days}")
                 queued += 1
@@ -215,11 +216,7 @@ def notify_expiring(session: Session, workspace: Workspace, *, certificate_ids: 
                     now: datetime | None = None) -> int:
     """Staff's "Notify": queue the expiring-soon emails for these Active certificates of this
     workspace now (whatever reminders went out before). Returns how many were queued."""
-    from giftcerts.core.errors import InvalidTransition
-    from giftcerts.jobs import outbox
-    from giftcerts.notify import actions
-
-    if not actions.has_enabled(session, workspace_id=workspace.id, trigger="expiring_soon"):
+    if not outbox.has_enabled(session, workspace_id=workspace.id, trigger="expiring_soon"):
         raise InvalidTransition("No enabled action sends an email when a certificate is expiring soon. "
                                 "Turn one on in Actions first.")
     now = now or utcnow()

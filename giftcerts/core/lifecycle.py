@@ -23,13 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from giftcerts.clock import format_date, utcnow
-from giftcerts.core import activity, money
+from giftcerts.core import activity, expiry, money, outbox
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import format_code, generate_code
 from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
 from giftcerts.core.validation import REASON_MAX, clean_email, clean_message, clean_name, clean_text
-from giftcerts.jobs import outbox
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
 
 S = CertificateStatus
@@ -429,6 +428,4 @@ def describe(cert: Certificate) -> str:
 def expire_due(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> int:
     """Move one batch of Active certificates past their expiry date to Expired (the periodic
     sweep; set-based, idempotent, safe with several sweepers: see giftcerts.core.expiry)."""
-    from giftcerts.core import expiry
-
     return expiry.expire_due(session, now=now, batch_size=batch_size)

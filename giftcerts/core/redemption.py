@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
-from giftcerts.core import activity, lifecycle, money
+from giftcerts.core import activity, lifecycle, money, outbox
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
@@ -49,7 +49,6 @@ from giftcerts.core.errors import (
     ValidationError,
 )
 from giftcerts.core.validation import clean_email, clean_text
-from giftcerts.jobs import outbox
 from giftcerts.models import (
     Action,
     Activity,

@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
 from giftcerts.core import money
+from giftcerts.core.documents import forget_pdfs
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.core.validation import clean_text
@@ -357,9 +358,7 @@ def save_type(session: Session, workspace: Workspace, *, type_id=None, name: str
     session.add(ctype)
     session.flush()
     if printed_before is not None and printed_before != (ctype.name, ctype.accent_color):
-        from giftcerts.documents.store import forget_pdfs  # its certificates' PDFs print both
-
-        forget_pdfs(session, workspace_id=workspace.id, certificate_type_id=ctype.id)
+        forget_pdfs(session, workspace_id=workspace.id, certificate_type_id=ctype.id)  # PDFs print both
     session.execute(sa.delete(CertificateTypeSegment).where(CertificateTypeSegment.certificate_type_id == ctype.id))
     session.add_all([CertificateTypeSegment(certificate_type_id=ctype.id, segment_id=sid, workspace_id=workspace.id)
                      for sid in sorted(wanted)])

@@ -9,7 +9,8 @@ from zoneinfo import available_timezones
 
 from sqlmodel import Session, select
 
-from giftcerts.core import money
+from giftcerts.core import action_defaults, money
+from giftcerts.core.documents import forget_pdfs
 from giftcerts.core.errors import NotFound, ValidationError
 from giftcerts.core.validation import clean_text
 from giftcerts.models import Certificate, Workspace
@@ -58,9 +59,7 @@ def create_workspace(
     )
     session.add(ws)
     session.flush()
-    from giftcerts.notify import actions  # noqa: PLC0415 (notify builds on core)
-
-    actions.create_defaults(session, ws)  # certificate to recipient, receipt, expiry reminder
+    action_defaults.create_defaults(session, ws)  # certificate to recipient, receipt, expiry reminder
     return ws
 
 
@@ -172,8 +171,6 @@ def apply_settings(session: Session, workspace: Workspace, change: SettingsChang
     session.add(workspace)
     session.flush()
     if workspace.timezone != printed_before:  # the PDFs print the expiry date in it
-        from giftcerts.documents.store import forget_pdfs
-
         forget_pdfs(session, workspace_id=workspace.id)
     return workspace
 

@@ -1,1 +1,2 @@
-"""Background work: a transactional outbox (`outbox`) and the worker that drains it (`worker`)."""
+"""Background work: the worker (`worker`) that drains the transactional outbox
+(giftcerts.core.outbox) and what each job kind does (`handlers`)."""

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from giftcerts import config, db
-from giftcerts.core import accounts, activity
+from giftcerts.core import accounts, action_defaults, activity, documents, outbox
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
-from giftcerts.jobs import outbox
 from giftcerts.models import Action, Certificate, CertificateDocument, GuessingAlert, Job, StaffUser, Workspace
 from giftcerts.notify import actions, mailer, security, templates
 
@@ -35,7 +34,7 @@ def render_pdf(job: Job, ctx: Context) -> None:
         rendered_status = cert.status
         content = store.render_for(session, cert)
     with db.write_session(ctx.url) as session:
-        store.store_pdf(session, cert, content, rendered_status=rendered_status)
+        documents.store_pdf(session, cert, content, rendered_status=rendered_status)
         ctx.finish(session, job)
 
 
@@ -88,13 +87,13 @@ def send_email(job: Job, ctx: Context) -> None:
         token = doc.token if doc else None
     if token is None and cert.activated_at:  # activated before download links existed: make it, for good
         with db.write_session(ctx.url) as session:
-            token = store.ensure_document(session, session.get(Certificate, cert.id)).token
-    pdf_link = (store.PDF_PATH + token) if token else ""
+            token = documents.ensure_document(session, session.get(Certificate, cert.id)).token
+    pdf_link = (documents.PDF_PATH + token) if token else ""
     rendered = templates.render(subject, body, templates.context(
         cert, ws, pdf_link=config.public_url() + pdf_link if pdf_link else ""))
     attachments = []
     if attach and cert.activated_at:
-        attachments.append(mailer.Attachment(store.filename(cert), store.get_or_render(cert.id, ctx.url)))
+        attachments.append(mailer.Attachment(documents.filename(cert), store.get_or_render(cert.id, ctx.url)))
     msg = mailer.build(job_id=job.id, sender_name=ws.name, to=payload["to"], subject=rendered.subject,
                        text=rendered.text, html=rendered.html, attachments=attachments)
     mailer.send(msg)
@@ -132,7 +131,7 @@ def _template(session: Session, action: Action | None, cert: Certificate) -> tup
     for candidate in actions.list_actions(session, workspace_id=cert.workspace_id):
         if candidate.trigger == "activated" and "recipient" in candidate.recipients.split(","):
             return candidate.subject_template, candidate.body_template, True
-    return actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, True
+    return action_defaults.CERTIFICATE_SUBJECT, action_defaults.CERTIFICATE_BODY, True
 
 
 def sign_in_alert(job: Job, ctx: Context) -> None:

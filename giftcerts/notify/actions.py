@@ -1,18 +1,17 @@
 """Actions: per-workspace automation rules ("when a certificate is activated, email the
 recipient the certificate"; "when code guessing is detected, email the office"). Each
-workspace starts with sensible defaults."""
+workspace starts with sensible defaults (giftcerts.core.action_defaults)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
 from giftcerts.core.errors import NotFound, ValidationError
 from giftcerts.core.ids import parse_id
-from giftcerts.core.validation import clean_text
+from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import ACTION_TRIGGERS, Action, Workspace
 from giftcerts.notify import templates
 
@@ -31,62 +30,6 @@ assert tuple(TRIGGERS) == ACTION_TRIGGERS
 ROLES: dict[str, str] = {"recipient": "Recipient", "purchaser": "Purchaser", "staff": "Staff addresses"}
 MAX_STAFF_EMAILS = 10
 
-CERTIFICATE_SUBJECT = "Your {{ amount }} gift certificate from {{ workspace_name }}"
-CERTIFICATE_BODY = """Hello {{ recipient_name }},
-
-{{ purchaser_name }} has given you a {{ amount }} gift certificate for {{ workspace_name }}.
-
-{{ message }}
-
-Your code: {{ code }}
-Valid until: {{ expires_on }}
-
-Enter the code when you book{% if booking_link %}, or open {{ booking_link }}{% endif %}.
-Your certificate is attached as a PDF; you can also download it at {{ pdf_link }}"""
-
-RECEIPT_SUBJECT = "Receipt: {{ amount }} gift certificate for {{ recipient_name }}"
-RECEIPT_BODY = """Hello {{ purchaser_name }},
-
-Thank you for your purchase. Here is your receipt.
-
-Gift certificate: {{ amount }}
-For: {{ recipient_name }} ({{ recipient_email }})
-Code: {{ code_masked }}
-Valid until: {{ expires_on }}
-
-We have emailed the certificate to {{ recipient_name }}.
-
-{{ workspace_name }}"""
-
-REMINDER_SUBJECT = "Your {{ workspace_name }} gift certificate expires on {{ expires_on }}"
-REMINDER_BODY = """Hello {{ recipient_name }},
-
-A friendly reminder: your {{ amount }} gift certificate expires {{ expires_in }}, on {{ expires_on }}.
-
-Your code: {{ code }}
-
-{% if booking_link %}Book your next trip at {{ booking_link }}{% else %}Enter the code when you book your next trip.{% endif %}
-
-{{ workspace_name }}"""
-
-DEFAULTS = [
-    dict(name="Certificate to recipient", trigger="activated", recipients="recipient", attach_pdf=True,
-         subject_template=CERTIFICATE_SUBJECT, body_template=CERTIFICATE_BODY),
-    dict(name="Receipt to purchaser", trigger="activated", recipients="purchaser", attach_pdf=False,
-         subject_template=RECEIPT_SUBJECT, body_template=RECEIPT_BODY),
-    dict(name="Reminder before expiry", trigger="expiring_soon", recipients="recipient", attach_pdf=False,
-         subject_template=REMINDER_SUBJECT, body_template=REMINDER_BODY),
-]
-
-
-def create_defaults(session: Session, workspace: Workspace) -> list[Action]:
-    now = utcnow()
-    created = [Action(workspace_id=workspace.id, enabled=True, staff_emails="", created_at=now, updated_at=now,
-                      **values) for values in DEFAULTS]
-    session.add_all(created)
-    session.flush()
-    return created
-
 
 def list_actions(session: Session, *, workspace_id: int) -> list[Action]:
     return list(session.exec(select(Action).where(Action.workspace_id == workspace_id).order_by(Action.id)))
@@ -97,13 +40,6 @@ def enabled_for(session: Session, *, workspace_id: int, trigger: str) -> list[Ac
         select(Action).where(Action.workspace_id == workspace_id, Action.trigger == trigger, Action.enabled)
         .order_by(Action.id)
     ))
-
-
-def has_enabled(session: Session, *, workspace_id: int, trigger: str) -> bool:
-    return session.exec(
-        select(sa.literal(1)).where(Action.workspace_id == workspace_id, Action.trigger == trigger,
-                                    Action.enabled).limit(1)
-    ).first() is not None
 
 
 def get_action(session: Session, *, workspace_id: int, action_id) -> Action:
@@ -128,8 +64,6 @@ class ActionInput:
 
 
 def validate(*, name, trigger, recipients: list[str], staff_emails, subject, body, attach_pdf, enabled) -> ActionInput:
-    from giftcerts.core.validation import clean_email
-
     errors: dict[str, str] = {}
     name = clean_text(name)[:100]
     if not name:

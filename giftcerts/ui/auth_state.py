@@ -18,12 +18,12 @@ from typing import ClassVar
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.api.staff_sessions import token_from_cookies
+from giftcerts.web.sessions import token_from_cookies
 from giftcerts.core import accounts, workspaces
 from giftcerts.core.accounts import Principal
 from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError
 from giftcerts.models import Workspace
-from giftcerts.ui import routes
+from giftcerts.web import routes
 
 
 class AuthState(rx.State):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_core.el.elements.forms import Form
 
-from giftcerts.api.staff_sessions import SIGN_OUT
-from giftcerts.ui import routes
+from giftcerts.web.sessions import SIGN_OUT
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 
 STATUS_COLORS = {"pending": "amber", "active": "green", "redeemed": "blue", "voided": "red", "expired": "gray",

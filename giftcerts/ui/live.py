@@ -26,6 +26,13 @@ MAX_LIFETIME = 8 * 3600  # a tab left open overnight stops polling; reloading st
 
 _markers: dict[tuple[str, int], tuple[float, int]] = {}
 _markers_lock = threading.Lock()
+_app: rx.App | None = None  # the running app, set by giftcerts.giftcerts (which imports the pages)
+
+
+def serve(app: rx.App) -> None:
+    """Called once the app is built: the tasks ask its websocket namespace who is connected."""
+    global _app
+    _app = app
 
 
 def current_marker(workspace_id: int) -> int:
@@ -51,11 +58,9 @@ def _workspace_of(token: str) -> int | None:
 
 def _connected(client_token: str) -> bool:
     """Is the browser tab that started the task still connected to this server?"""
-    if not client_token:
+    if not client_token or _app is None:
         return False
-    from giftcerts.giftcerts import app  # the running app (imported lazily: it imports the pages)
-
-    namespace = app.event_namespace
+    namespace = _app.event_namespace
     return namespace is not None and client_token in namespace.token_to_sid
 
 

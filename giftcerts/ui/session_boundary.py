@@ -23,7 +23,7 @@ from reflex.middleware import Middleware
 from reflex.state import BaseState, State
 
 from giftcerts import db
-from giftcerts.api.staff_sessions import token_from_cookies
+from giftcerts.web.sessions import token_from_cookies
 from giftcerts.core import accounts
 from giftcerts.ui.auth_state import AuthState
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from giftcerts import db
 from giftcerts.clock import utcnow
 from giftcerts.api import exports as export_routes
-from giftcerts.api.staff_sessions import SESSION_COOKIE
+from giftcerts.web.sessions import SESSION_COOKIE
 from giftcerts.core import accounts, exports, lifecycle
 from giftcerts.core.codes import mask_code
 from giftcerts.models import Certificate, StaffRole, Workspace
@@ -51,7 +51,7 @@ def signed_in(client, tenant, role=StaffRole.VIEWER):
 
 
 def test_the_exports_read_the_cookie_the_dashboard_reads():
-    from giftcerts.api.staff_sessions import token_from_cookies
+    from giftcerts.web.sessions import token_from_cookies
     assert token_from_cookies(f"theme=dark; {SESSION_COOKIE}=abc123") == "abc123"
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from giftcerts import ratelimit
-from giftcerts.api import throttle
+from giftcerts.web import throttle
 from giftcerts.core.errors import InvalidCode, RateLimited
 
 REDIS = "redis://127.0.0.1:6379/9"

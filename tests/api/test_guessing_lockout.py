@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from giftcerts import db, ratelimit
-from giftcerts.api import throttle
+from giftcerts.web import throttle
 from giftcerts.core import accounts, redemption
 from giftcerts.models import Action, Certificate, GuessingAlert, Job, Workspace
 from giftcerts.notify import actions
@@ -161,7 +161,7 @@ def test_a_guessing_alert_action_emails_staff_only():
 def test_app_processes_sharing_redis_raise_one_alert_and_all_see_it(app, tenant, monkeypatch):
     """Each process has its own limiter; with Redis they share the threshold and the 6-hour gate,
     and the alert itself is in the database."""
-    from giftcerts.api import guessing
+    from giftcerts.web import guessing
 
     monkeypatch.setenv("REFLEX_REDIS_URL", "redis://127.0.0.1:6379/9")
     monkeypatch.setenv("GIFTCERTS_GUESS_LIMIT_WORKSPACE", "10/hour")

@@ -17,7 +17,8 @@ with warnings.catch_warnings():
 
 from giftcerts import db, ratelimit
 from giftcerts.api import staff_sessions
-from giftcerts.api.staff_sessions import OUTCOME_COOKIE, SESSION_COOKIE, outcome_from_cookies, token_from_cookies
+from giftcerts.web import sessions
+from giftcerts.web.sessions import OUTCOME_COOKIE, SESSION_COOKIE, outcome_from_cookies, token_from_cookies
 from giftcerts.core import accounts
 from giftcerts.models import StaffRole, StaffSession
 from giftcerts.ui.pages.login import refusal
@@ -58,7 +59,7 @@ def outcome_of(response) -> dict[str, str]:
 
 
 def sign_in(client, email, password=PASSWORD, **extra):
-    return client.post(staff_sessions.SIGN_IN, data={"email": email, "password": password, **extra})
+    return client.post(sessions.SIGN_IN, data={"email": email, "password": password, **extra})
 
 
 def test_signing_in_sets_an_httponly_strict_session_cookie_and_opens_the_page_asked_for(client, staff_email, db_url):
@@ -113,13 +114,13 @@ def test_pauses_count_each_visitor_behind_a_reverse_proxy_apart(client, staff_em
     monkeypatch.setattr(get_config(), "trusted_proxy_hops", 1)
     monkeypatch.setattr(accounts, "FIRST_PAUSE", timedelta(minutes=10))  # a slow machine cannot outwait it
     for _ in range(accounts.DELAY_AFTER + 2):
-        client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": "wrong"},
+        client.post(sessions.SIGN_IN, data={"email": staff_email, "password": "wrong"},
                     headers={"X-Forwarded-For": "203.0.113.7"})
-    held = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    held = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                        headers={"X-Forwarded-For": "203.0.113.7"})
     assert SESSION_COOKIE not in set_cookie_headers(held)
     # the member at another address is not held back by what the stranger did
-    member = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    member = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                          headers={"X-Forwarded-For": "198.51.100.4"})
     assert SESSION_COOKIE in set_cookie_headers(member)
 
@@ -138,14 +139,14 @@ def test_behind_a_reverse_proxy_each_visitor_has_their_own_sign_in_budget(client
     monkeypatch.setattr(get_config(), "trusted_proxy_hops", 1)
     monkeypatch.setattr(ratelimit, "SIGN_IN_PER_ADDRESS", ratelimit.parse("3/10 minutes"))
     for _ in range(3):
-        client.post(staff_sessions.SIGN_IN, data={"email": "nobody@example.com", "password": "wrong"},
+        client.post(sessions.SIGN_IN, data={"email": "nobody@example.com", "password": "wrong"},
                     headers={"X-Forwarded-For": "203.0.113.7"})
     # the attacker behind the proxy is held back, whatever address they claim in front of it
-    held = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    held = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                        headers={"X-Forwarded-For": "198.51.100.4, 203.0.113.7"})
     assert outcome_of(held)["error"] == "throttled"
     # while a colleague coming through the same proxy signs in
-    colleague = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    colleague = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                             headers={"X-Forwarded-For": "198.51.100.4"})
     assert SESSION_COOKIE in set_cookie_headers(colleague)
 
@@ -166,27 +167,27 @@ def test_when_attempts_cannot_be_counted_signing_in_is_refused_with_a_clear_reas
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "http://gifts.example.com"])
 def test_a_sign_in_posted_from_another_site_is_refused(client, staff_email, origin):
     """Login CSRF: another site must not sign a visitor in to an account of its choosing."""
-    response = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    response = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                            headers={"Origin": origin})
     assert response.status_code == 403 and SESSION_COOKIE not in set_cookie_headers(response)
 
 
 def test_a_cross_site_request_without_origin_is_refused_too(client, staff_email):
     client.headers.pop("Origin")
-    response = client.post(staff_sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
+    response = client.post(sessions.SIGN_IN, data={"email": staff_email, "password": PASSWORD},
                            headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403
 
 
 def test_signing_in_by_get_is_not_possible(client, staff_email):
-    response = client.get(staff_sessions.SIGN_IN, params={"email": staff_email, "password": PASSWORD})
+    response = client.get(sessions.SIGN_IN, params={"email": staff_email, "password": PASSWORD})
     assert response.status_code == 405 and response.headers["allow"] == "POST"
 
 
 def test_signing_out_ends_the_session_and_clears_the_cookie(client, staff_email, db_url):
     token = cookie_value(sign_in(client, staff_email), SESSION_COOKIE)
     client.cookies.set(SESSION_COOKIE, token)
-    response = client.post(staff_sessions.SIGN_OUT)
+    response = client.post(sessions.SIGN_OUT)
     assert response.status_code == 303 and response.headers["location"] == "/login"
     cleared = set_cookie_headers(response)[SESSION_COOKIE]
     assert "Max-Age=0" in cleared and "HttpOnly" in cleared
@@ -202,14 +203,14 @@ def test_a_sign_out_posted_from_another_site_is_refused_and_the_session_goes_on(
     client.cookies.set(SESSION_COOKIE, token)
     if "Origin" not in headers:
         client.headers.pop("Origin")
-    response = client.post(staff_sessions.SIGN_OUT, headers=headers)
+    response = client.post(sessions.SIGN_OUT, headers=headers)
     assert response.status_code == 403
     assert SESSION_COOKIE not in set_cookie_headers(response)
     with db.read_session(db_url) as s:
         assert accounts.resolve_session(s, token).email == staff_email
     # while the same sign-out from our own page works
     client.headers["Origin"] = ORIGIN
-    assert client.post(staff_sessions.SIGN_OUT).status_code == 303
+    assert client.post(sessions.SIGN_OUT).status_code == 303
     with db.read_session(db_url) as s:
         assert accounts.resolve_session(s, token) is None
 

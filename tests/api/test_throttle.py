@@ -10,7 +10,7 @@ import logging
 import pytest
 
 from giftcerts import db, ratelimit
-from giftcerts.api import throttle
+from giftcerts.web import throttle
 from giftcerts.core import apikeys
 from giftcerts.core.codes import format_code
 from giftcerts.core.errors import InvalidCode, RateLimited

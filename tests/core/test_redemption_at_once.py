@@ -22,9 +22,8 @@ from giftcerts import db
 from giftcerts.api import operations, schemas
 from giftcerts.api.auth import Caller
 from giftcerts.clock import utcnow
-from giftcerts.core import apikeys, lifecycle, redemption
+from giftcerts.core import apikeys, lifecycle, outbox, redemption
 from giftcerts.core.codes import format_code
-from giftcerts.jobs import outbox
 from giftcerts.core.errors import (
     CertificateExpired,
     CurrencyMismatch,

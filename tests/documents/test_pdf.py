@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
-from giftcerts.core import delivery, expiry, lifecycle, redemption, segments, workspaces
+from giftcerts.core import delivery, documents, expiry, lifecycle, redemption, segments, workspaces
 from giftcerts.core.codes import format_code
 from giftcerts.documents import pdf, routes, store
 from giftcerts.models import Certificate, CertificateDocument, Workspace
@@ -83,7 +83,7 @@ def test_activation_renders_and_stores_the_pdf_and_a_missing_pdf_is_rendered_aga
     with db.write_session(db_url) as s:
         ws = make_workspace(s)
         cert = make_certificate(s, ws)
-        path = store.pdf_path(s, cert)
+        path = documents.pdf_path(s, cert)
     monkeypatch.setenv("GIFTCERTS_SMTP_URL", "smtp://127.0.0.1:9")  # emails wait; the PDF does not need them
     drain(db_url, limit=3)
     with db.read_session(db_url) as s:
@@ -107,12 +107,12 @@ def test_pdf_links_are_unguessable_and_unpaid_certificates_have_none(db_url, mon
         ws = make_workspace(s)
         a, b = make_certificate(s, ws), make_certificate(s, ws)
         pending = make_certificate(s, ws, paid=False)
-        token_a, token_b = store.pdf_path(s, a).rsplit("/", 1)[1], store.pdf_path(s, b).rsplit("/", 1)[1]
-        pending_path = store.pdf_path(s, pending)
+        token_a, token_b = documents.pdf_path(s, a).rsplit("/", 1)[1], documents.pdf_path(s, b).rsplit("/", 1)[1]
+        pending_path = documents.pdf_path(s, pending)
     assert len(token_a) >= 43 and token_a != token_b
     assert a.code not in token_a and token_a[:8] != token_b[:8]  # random, not derived from id or code
     client = TestClient(Starlette(routes=routes.routes()))
-    for path in (store.PDF_PATH + "nope", store.PDF_PATH + tampered(token_a), store.PDF_PATH + str(a.id),
+    for path in (documents.PDF_PATH + "nope", documents.PDF_PATH + tampered(token_a), documents.PDF_PATH + str(a.id),
                  pending_path):
         assert client.get(path).status_code == 404
 
@@ -137,7 +137,7 @@ def test_the_qr_code_in_the_pdf_is_exactly_the_booking_link_with_the_code(db_url
 
 def _served_text(db_url, cert) -> str:
     with db.write_session(db_url) as s:
-        path = store.pdf_path(s, cert)
+        path = documents.pdf_path(s, cert)
     response = TestClient(Starlette(routes=routes.routes())).get(path)
     assert response.status_code == 200
     return text_of(response.content)

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.core import activity, expiry
+from giftcerts.core import action_defaults, activity, expiry
 from giftcerts.core.delivery import resend_certificate
 from giftcerts.core.errors import InvalidTransition, NotFound, ValidationError
 from giftcerts.core import lifecycle
@@ -99,7 +99,7 @@ def test_the_reminder_says_today_or_tomorrow_rather_than_0_or_1_days(db_url):
         ctx = templates.context(cert, ws, now=evening)
         assert (ctx["days_left"], ctx["expires_in"], ctx["expires_on"]) == ("1", "tomorrow", "2026-12-02")
         cert.expires_at = datetime(2026, 12, 2, 4, 0, tzinfo=timezone.utc)  # 23:00 the same evening
-        rendered = templates.render(actions.REMINDER_SUBJECT, actions.REMINDER_BODY,
+        rendered = templates.render(action_defaults.REMINDER_SUBJECT, action_defaults.REMINDER_BODY,
                                     templates.context(cert, ws, now=evening))
     assert "expires today, on 2026-12-01." in rendered.text
 
@@ -171,14 +171,14 @@ def test_the_default_emails_read_well_with_and_without_a_booking_link():
     for booking_link, expected in (("https://tours.example/?v=X", "Enter the code when you book, or open https://tours.example/?v=X."),
                                    ("", "Enter the code when you book.")):
         ctx = {**templates.SAMPLE, "booking_link": booking_link}
-        assert expected in templates.render(actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY, ctx).text
-    reminder = templates.render(actions.REMINDER_SUBJECT, actions.REMINDER_BODY, {**templates.SAMPLE, "booking_link": ""})
+        assert expected in templates.render(action_defaults.CERTIFICATE_SUBJECT, action_defaults.CERTIFICATE_BODY, ctx).text
+    reminder = templates.render(action_defaults.REMINDER_SUBJECT, action_defaults.REMINDER_BODY, {**templates.SAMPLE, "booking_link": ""})
     assert "Enter the code when you book your next trip." in reminder.text and "Book your next trip at" not in reminder.text
 
 
 def test_a_guessing_alert_emails_the_staff_of_its_workspace_once_through_the_actions(db_url, mail_sink, monkeypatch):
     from giftcerts import ratelimit
-    from giftcerts.api import guessing
+    from giftcerts.web import guessing
     from giftcerts.models import Action, Job
 
     monkeypatch.setenv("REFLEX_DB_URL", db_url)
@@ -258,7 +258,7 @@ def test_every_documented_placeholder_still_renders():
     assert errors == {}
     assert rendered.subject == "ALPINE TOURS $250.00"
     assert all(f"{name}={value}" in rendered.text for name, value in templates.SAMPLE.items())
-    for subject, body in ((actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY),
-                          (actions.RECEIPT_SUBJECT, actions.RECEIPT_BODY),
-                          (actions.REMINDER_SUBJECT, actions.REMINDER_BODY)):
+    for subject, body in ((action_defaults.CERTIFICATE_SUBJECT, action_defaults.CERTIFICATE_BODY),
+                          (action_defaults.RECEIPT_SUBJECT, action_defaults.RECEIPT_BODY),
+                          (action_defaults.REMINDER_SUBJECT, action_defaults.REMINDER_BODY)):
         assert templates.preview(subject, body)[1] == {}

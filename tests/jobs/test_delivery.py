@@ -11,8 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.core import activity, delivery, lifecycle, redemption
-from giftcerts.documents import store
+from giftcerts.core import activity, delivery, documents, lifecycle, outbox, redemption
 from giftcerts.core.codes import format_code
 from giftcerts.jobs import worker as worker_module
 from giftcerts.jobs.worker import Worker, retry_job
@@ -206,8 +205,8 @@ def test_an_email_for_a_certificate_without_a_download_link_yet_carries_one_that
     drain(db_url)
     resent = mail_sink.messages()[before:]
     assert [m["To"] for m in resent] == ["robin@example.com"]
-    token = resent[0].get_body(("plain",)).get_content().split(store.PDF_PATH, 1)[1].split()[0]
-    found = store.find_by_token(token, db_url)
+    token = resent[0].get_body(("plain",)).get_content().split(documents.PDF_PATH, 1)[1].split()[0]
+    found = documents.find_by_token(token, db_url)
     assert found is not None and found.id == cert.id
 
 
@@ -227,7 +226,6 @@ def test_a_lost_lease_cannot_mark_the_job_done_twice(db_url, mail_sink):
         ws = make_workspace(s)
         make_certificate(s, ws, paid=False)  # no jobs
     with db.write_session(db_url) as s:
-        from giftcerts.jobs import outbox
         outbox.enqueue(s, "render_pdf", workspace_id=ws.id, certificate_id=None)
     slow, fast = Worker(db_url, name="slow", lease_seconds=0.001), Worker(db_url, name="fast")
     job = slow.claim()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import workspaces
+from giftcerts.core import action_defaults, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.notify import actions, templates
 from giftcerts.ui.auth_state import AuthState
@@ -96,7 +96,7 @@ class ActionsState(AuthState):
         self.editing = "new"
         self.draft = {"name": "", "trigger": "activated", "staff_emails": "", "attach_pdf": "", "enabled": "yes"}
         self.draft_roles = ["recipient"]
-        self.subject, self.body = actions.CERTIFICATE_SUBJECT, actions.CERTIFICATE_BODY
+        self.subject, self.body = action_defaults.CERTIFICATE_SUBJECT, action_defaults.CERTIFICATE_BODY
         self.errors = {}
         self.form_key += 1
         self._preview()

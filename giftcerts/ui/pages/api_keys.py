@@ -13,7 +13,7 @@ from giftcerts.clock import format_local
 from giftcerts.core import apikeys, workspaces
 from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import DomainError, NotFound
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, empty_state, text_field
 

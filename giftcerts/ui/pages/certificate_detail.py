@@ -7,11 +7,12 @@ from typing import ClassVar
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import activity, delivery, lifecycle, redemption
+from giftcerts.core import activity, delivery, documents, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.payments import checkout
-from giftcerts.ui import present, routes
+from giftcerts.ui import present
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import detail_item, detail_page, field_error, status_badge
 
@@ -147,8 +148,6 @@ class CertificateState(AuthState):
     @rx.event
     def download_pdf(self):
         """Viewers may download too; the link is the certificate's unguessable PDF link."""
-        from giftcerts.documents import store
-
         try:
             principal = self._guard()
             with db.write_session() as session:
@@ -156,7 +155,7 @@ class CertificateState(AuthState):
                                                  certificate_id=self._cert_id() or 0)
                 if cert.activated_at is None:
                     return rx.toast.error("This certificate is not paid yet, so it has no PDF.")
-                path, name = store.pdf_path(session, cert), store.filename(cert)
+                path, name = documents.pdf_path(session, cert), documents.filename(cert)
         except DomainError as exc:
             return self._refuse(exc)
         return rx.download(url=path + "?download=1", filename=name)

@@ -10,7 +10,8 @@ from giftcerts import db
 from giftcerts.core import money, segments
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
-from giftcerts.ui import present, routes
+from giftcerts.ui import present
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, text_field,
                                      textarea_field)

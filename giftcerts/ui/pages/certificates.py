@@ -10,7 +10,8 @@ import reflex as rx
 from giftcerts import db
 from giftcerts.core import search
 from giftcerts.core.errors import DomainError
-from giftcerts.ui import present, routes
+from giftcerts.ui import present
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.live import LiveRefresh
 from giftcerts.ui.paging import KeysetPages

@@ -11,7 +11,7 @@ from giftcerts.core import expiry, money, workspaces
 from giftcerts.core.codes import mask_code
 from giftcerts.core.errors import DomainError
 from giftcerts.core.ids import parse_id
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, empty_state, native_select
 

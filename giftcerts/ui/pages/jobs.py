@@ -14,7 +14,7 @@ from giftcerts.core.codes import mask_code
 from giftcerts.core.errors import DomainError
 from giftcerts.jobs.worker import retry_job
 from giftcerts.models import Certificate, Job
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, data_table, empty_state, loading
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from giftcerts.api.staff_sessions import OUTCOME_COOKIE, SIGN_IN, outcome_from_cookies
+from giftcerts.web.sessions import OUTCOME_COOKIE, SIGN_IN, outcome_from_cookies
 from giftcerts.clock import wait_phrase
 from giftcerts.core.accounts import SIGN_IN_FAILED
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import post_form, text_field
 

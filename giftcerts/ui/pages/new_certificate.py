@@ -8,7 +8,7 @@ from giftcerts import db
 from giftcerts.core import lifecycle, money
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import CertificateSource
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, text_field, textarea_field
 

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.components import empty_state
 
 

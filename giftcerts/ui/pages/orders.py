@@ -7,7 +7,8 @@ import reflex as rx
 from giftcerts import db
 from giftcerts.core import redemption
 from giftcerts.core.errors import DomainError
-from giftcerts.ui import present, routes
+from giftcerts.ui import present
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.paging import KeysetPages
 from giftcerts.ui.components import dashboard_page, empty_state, pager

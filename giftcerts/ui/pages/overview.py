@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.api import guessing, throttle
+from giftcerts.web import guessing, throttle
 from giftcerts.clock import format_local, utcnow
 from giftcerts.core import accounts, money, reports, workspaces
 from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError

@@ -18,15 +18,14 @@ import reflex as rx
 
 from giftcerts import db, ratelimit
 from giftcerts.clock import format_date, wait_phrase
-from giftcerts.core import money, purchases, segments
+from giftcerts.core import documents, money, purchases, segments
 from giftcerts.core.codes import format_code
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import MESSAGE_MAX
-from giftcerts.documents import store
 from giftcerts.models import CertificateStatus
 from giftcerts.payments import checkout, gateway
-from giftcerts.ui import routes
+from giftcerts.web import routes
 
 CARD_ELEMENT_ID = "gc-card-element"
 
@@ -403,7 +402,7 @@ class ConfirmationState(rx.State):
             self.code = format_code(cert.code)
             self.expires = format_date(cert.expires_at, ws.timezone)
             with db.write_session() as session:  # the unguessable download link, made on first use
-                self.pdf_href = store.pdf_path(session, cert)
+                self.pdf_href = documents.pdf_path(session, cert)
 
     @rx.event
     def download_pdf(self):

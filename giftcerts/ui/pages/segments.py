@@ -10,7 +10,7 @@ from giftcerts import config, db
 from giftcerts.core import segments
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
-from giftcerts.ui import routes
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import (dashboard_page, data_table, empty_state, loading, native_select, text_field,
                                      textarea_field)

@@ -7,7 +7,8 @@ import reflex as rx
 from giftcerts import config, db
 from giftcerts.core import delivery, money, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
-from giftcerts.ui import present, routes
+from giftcerts.ui import present
+from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.components import dashboard_page, field_error, native_select, text_field
 

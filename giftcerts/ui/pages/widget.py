@@ -2,9 +2,9 @@
 
 Public: no staff sign-in. Its only authority is the widget session token in the URL, which
 every handler resolves again on the server (core.widget); nothing the browser sends names
-a workspace or an order. Invalid codes spend the code-guessing budgets of giftcerts.api.throttle
+a workspace or an order. Invalid codes spend the code-guessing budgets of giftcerts.web.throttle
 (per widget session, per client address and per network; tighter while guessing is detected),
-and count towards the workspace's guessing alert (giftcerts.api.guessing), which refuses nobody.
+and count towards the workspace's guessing alert (giftcerts.web.guessing), which refuses nobody.
 After a change it tells the booking page with postMessage, addressed to each of the
 workspace's embed origins by name (never "*").
 """
@@ -17,7 +17,7 @@ import reflex as rx
 
 from giftcerts import db
 from giftcerts.clock import wait_phrase
-from giftcerts.api import guessing, throttle
+from giftcerts.web import guessing, throttle
 from giftcerts.core import money, widget
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.codes import mask_code

@@ -2,7 +2,8 @@
 causes them, so an activation is never committed without its PDF and emails, nor emails
 queued for a change that was rolled back.
 
-`on_transition` / `on_created` are the only hooks the lifecycle calls.
+`on_transition` / `on_created` are the only hooks the lifecycle calls. This is the data side
+(which rows to write); giftcerts.jobs runs them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.models import Certificate, CertificateStatus, Job
+from giftcerts.core import documents
+from giftcerts.core.inserts import insert_ignore
+from giftcerts.models import Action, Certificate, CertificateStatus, Job
 
 S = CertificateStatus
 
@@ -23,15 +26,6 @@ RENDER_PDF = "render_pdf"   # render and store a certificate's PDF
 DISPATCH = "dispatch"       # expand a trigger into one send_email job per action and address
 SEND_EMAIL = "send_email"   # send one email, record "Sent"
 DEFAULT_MAX_ATTEMPTS = 8
-
-
-def insert_ignore(session: Session, table, values: dict, *, conflict: list[str]) -> bool:
-    """INSERT unless a row with the same unique key exists; True if this call inserted it."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    # RETURNING tells reliably whether a row went in (rowcount is not reported for this on every driver).
-    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificate_id: int | None = None,
@@ -61,9 +55,7 @@ def on_transition(session: Session, cert: Certificate, previous: str, target: Ce
     """Called by the lifecycle right after a status change, inside its transaction."""
     trigger = trigger_for(previous, target)
     if trigger == "activated":
-        from giftcerts.documents import store
-
-        store.ensure_document(session, cert)  # the download link exists from the moment it is active
+        documents.ensure_document(session, cert)  # the download link exists from the moment it is active
         enqueue(session, RENDER_PDF, workspace_id=cert.workspace_id, certificate_id=cert.id)
     if trigger:
         dispatch(session, cert, trigger)
@@ -90,10 +82,16 @@ def dispatch(session: Session, cert: Certificate, trigger: str, *, dedupe_key: s
 
 def dispatch_ids(session: Session, *, workspace_id: int, certificate_id: int, trigger: str,
                  dedupe_key: str | None = None, **payload) -> bool:
-    from giftcerts.notify import actions
-
-    if not actions.has_enabled(session, workspace_id=workspace_id, trigger=trigger):
+    if not has_enabled(session, workspace_id=workspace_id, trigger=trigger):
         return False
     enqueue(session, DISPATCH, workspace_id=workspace_id, certificate_id=certificate_id,
             payload={"trigger": trigger, **payload}, dedupe_key=dedupe_key)
     return True
+
+
+def has_enabled(session: Session, *, workspace_id: int, trigger: str) -> bool:
+    """Whether any enabled action of the workspace fires on `trigger`."""
+    return session.exec(
+        select(sa.literal(1)).where(Action.workspace_id == workspace_id, Action.trigger == trigger,
+                                    Action.enabled).limit(1)
+    ).first() is not None

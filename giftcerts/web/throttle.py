@@ -66,7 +66,7 @@ from giftcerts.clock import wait_phrase
 from giftcerts.core.codes import mask_code, normalize_code
 from giftcerts.core.errors import InvalidCode, RateLimited
 
-log = logging.getLogger("giftcerts.api.throttle")
+log = logging.getLogger("giftcerts.web.throttle")
 T = TypeVar("T")
 
 DEFAULTS = {

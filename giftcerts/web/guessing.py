@@ -1,5 +1,5 @@
 """The guessing alert: what happens when strangers' failed codes in a workspace's widget
-cross the workspace-wide threshold (giftcerts.api.throttle explains the budgets and numbers).
+cross the workspace-wide threshold (giftcerts.web.throttle explains the budgets and numbers).
 
 Nobody is refused for it. A GuessingAlert row records it (every app process sees it in the
 database): while it lasts the widget adds the tight per-address budget, the staff of that
@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.api import throttle
 from giftcerts.clock import utcnow
-from giftcerts.jobs import outbox
+from giftcerts.core import outbox
 from giftcerts.models import GuessingAlert
-from giftcerts.notify import actions
+from giftcerts.web import throttle
 
-log = logging.getLogger("giftcerts.api.guessing")
+log = logging.getLogger("giftcerts.web.guessing")
 TRIGGER = "guessing_detected"
 
 
@@ -45,7 +44,7 @@ def record(session: Session, workspace_id: int, *, now: datetime | None = None) 
                           failures=threshold.amount, threshold=_describe(threshold))
     session.add(alert)
     session.flush()
-    if actions.has_enabled(session, workspace_id=workspace_id, trigger=TRIGGER):
+    if outbox.has_enabled(session, workspace_id=workspace_id, trigger=TRIGGER):
         outbox.enqueue(session, outbox.DISPATCH, workspace_id=workspace_id,
                        payload={"trigger": TRIGGER, "alert_id": alert.id}, dedupe_key=f"guessing-alert:{alert.id}")
     log.warning("code guessing detected in workspace %s: %s failed codes in the widget within %s; "

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from giftcerts import db
 from giftcerts.core import widget
-from giftcerts.ui import routes
+from giftcerts.web import routes
 
 WIDGET_PREFIX = routes.WIDGET.rsplit("/", 1)[0]  # "/widget"
 SAME_ORIGIN = "frame-ancestors 'self'"
