@@ -14,7 +14,6 @@ import re
 import secrets
 
 import httpx
-import socketio
 from sqlmodel import select
 
 from giftcerts import db
@@ -24,9 +23,8 @@ from giftcerts.core.accounts import hash_token
 from giftcerts.core.codes import format_code
 from giftcerts.models import Certificate, StaffSession, Workspace
 from giftcerts.ui.pages.api_keys import ApiKeysState
-from reflex.state import State
+from tests.reflex_client import Tab
 
-NAMESPACE = "/_event"  # Reflex's event namespace, served at the same path
 KEY_PATTERN = re.compile(r"gc_live_[A-Za-z0-9_\-]{16,}")
 
 
@@ -43,53 +41,6 @@ def _sign_out(base: str, token: str) -> None:
     response = httpx.post(base + SIGN_OUT, headers={"Origin": base, "Cookie": f"{SESSION_COOKIE}={token}"},
                           follow_redirects=False)
     assert response.status_code == 303
-
-
-class Tab:
-    """One browser tab: a Reflex client token kept across page loads (sessionStorage)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.token = secrets.token_hex(16)
-
-    async def load(self, path: str, *, session: str | None, query: dict | None = None,
-                   then: list[tuple[str, dict]] = ()) -> list[dict]:
-        """A page load: connect with the page's cookies, hydrate, run `then`; every frame received."""
-        frames: list[dict] = []
-        last = [asyncio.get_running_loop().time()]
-        client = socketio.AsyncClient(reconnection=False)
-
-        @client.on("event", namespace=NAMESPACE)
-        async def _frame(data):
-            frames.append(data)
-            last[0] = asyncio.get_running_loop().time()
-
-        headers = {"Origin": self.base}
-        if session:
-            headers["Cookie"] = f"{SESSION_COOKIE}={session}"
-        await client.connect(f"{self.base}?token={self.token}", namespaces=[NAMESPACE], socketio_path="/_event",
-                             transports=["websocket"],
-                             headers=headers)
-        router = {"pathname": path, "asPath": path, "query": query or {}}
-        try:
-            await client.emit("event", {"name": f"{State.get_full_name()}.hydrate_and_load", "payload": {},
-                                        "router_data": router}, namespace=NAMESPACE)
-            await self._settle(last)
-            for name, payload in then:
-                await client.emit("event", {"name": name, "payload": payload, "router_data": router},
-                                  namespace=NAMESPACE)
-                await self._settle(last)
-        finally:
-            await client.disconnect()
-        return frames
-
-    @staticmethod
-    async def _settle(last: list[float], quiet: float = 1.5, limit: float = 20) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        await asyncio.sleep(0.3)
-        while loop.time() - last[0] < quiet and loop.time() - start < limit:
-            await asyncio.sleep(0.1)
 
 
 def _text(frames: list[dict]) -> str:
