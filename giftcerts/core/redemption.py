@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from giftcerts import db
@@ -273,6 +274,15 @@ ATTEMPTS = 3
 def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
            now: datetime | None = None) -> Redemption:
     """Apply a certificate in full as payment on an order: the one way every channel redeems.
+    The new redemption, as an ORM object (see `apply` for what it did)."""
+    applied = apply(session, workspace, code=code, order_id=order_id, actor=actor, now=now)
+    return session.get(Redemption, applied.redemption_id)
+
+
+def apply(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
+          now: datetime | None = None) -> Applied:
+    """`redeem`, answering with what the attempt returned (the redemption, the order after it
+    and its lines) rather than reading the redemption back.
 
     `redeem_at_once` makes the attempt, race-proof and all or nothing; only when it changed
     nothing is the reason looked for, read-only, and raised."""
@@ -283,8 +293,8 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
     for _ in range(ATTEMPTS):
         applied = redeem_at_once(session, workspace_id=workspace.id, code=code, order_id=oid, actor=actor, now=now)
         if applied is not None:
-            _forget_loaded(session, (Order, oid), (Certificate, applied.certificate_id))
-            return session.get(Redemption, applied.redemption_id)
+            _forget_loaded(session, applied)
+            return applied
         order = get_order(session, workspace_id=workspace.id, order_id=oid)
         session.refresh(order)
         _, refusal = _broken_rule(session, workspace, code=code, order=order, now=now)
@@ -293,12 +303,16 @@ def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id
     raise Conflict("This gift certificate or the order changed while it was being applied. Try again.")
 
 
-def _forget_loaded(session: Session, *keys: tuple[type, int]) -> None:
-    """Objects this session loaded before the attempt's Core statements changed their rows are
-    read again, so that callers holding them see the redemption."""
+def _forget_loaded(session: Session, applied: Applied) -> None:
+    """Objects this session loaded before the attempt's Core statements changed their rows take
+    the values the attempt wrote (no second read), so callers holding them see the redemption."""
     for obj in list(session.identity_map.values()):
-        if any(isinstance(obj, model) and obj.id == key for model, key in keys):
-            session.refresh(obj)
+        if isinstance(obj, Order) and obj.id == applied.order.id:
+            set_committed_value(obj, "amount_due_cents", applied.order.amount_due_cents)
+            set_committed_value(obj, "status", applied.order.status)
+        elif isinstance(obj, Certificate) and obj.id == applied.certificate_id:
+            set_committed_value(obj, "status", S.REDEEMED.value)
+            set_committed_value(obj, "redeemed_at", applied.created_at)
 
 
 # --- the attempt, in the fewest statements (both databases) ----------------------------------
@@ -576,12 +590,13 @@ def resolve_widget_session(session: Session, token: str | None, *, now: datetime
     if not token or len(token) > 128:
         return None
     row = session.exec(
-        select(WidgetSession, Workspace, Order)
+        select(Workspace, Order)
+        .select_from(WidgetSession)
         .join(Workspace, Workspace.id == WidgetSession.workspace_id)
         .join(Order, Order.id == WidgetSession.order_id)
         .where(WidgetSession.token_hash == hash_token(token), WidgetSession.expires_at > (now or utcnow()))
     ).first()
     if row is None:
         return None
-    _, workspace, order = row
+    workspace, order = row
     return workspace, order

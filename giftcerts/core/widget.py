@@ -42,25 +42,33 @@ class Checkout:
         return sum(red.amount_cents for red, _ in self.applied)
 
 
-def open_checkout(session: Session, token: str | None, *, now: datetime | None = None) -> Checkout:
+def open_checkout(session: Session, token: str | None, *, now: datetime | None = None,
+                  with_applied: bool = True) -> Checkout:
+    """The checkout of a live widget session. `with_applied=False` leaves out the certificates
+    already applied (for a caller about to change them, which reads them afterwards)."""
     grant = redemption.resolve_widget_session(session, token, now=now)
     if grant is None:
         raise WidgetSessionExpired()
     ws, order = grant
+    return _checkout(session, ws, order) if with_applied else Checkout(workspace=ws, order=order, applied=[])
+
+
+def _checkout(session: Session, ws: Workspace, order: Order) -> Checkout:
     applied = [(red, cert) for red, cert in redemption.order_redemptions(session, order)
                if red.status == RedemptionStatus.APPLIED.value]
     return Checkout(workspace=ws, order=order, applied=applied)
 
 
-def apply_code(session: Session, token: str | None, code: str | None, *, now: datetime | None = None
-               ) -> tuple[Checkout, Certificate]:
-    """Redeem `code` in full on the session's order (every rule of the seed, race-proof)."""
+def apply_code(session: Session, token: str | None, code: str | None, *, now: datetime | None = None,
+               checkout: Checkout | None = None) -> tuple[Checkout, Certificate]:
+    """Redeem `code` in full on the session's order (every rule of the seed, race-proof).
+    `checkout`: the session's checkout, opened by the caller in this same transaction."""
     now = now or utcnow()
-    checkout = open_checkout(session, token, now=now)
-    red = redemption.redeem(session, checkout.workspace, code=code, order_id=checkout.order.id, actor=ACTOR,
-                            now=now)
-    cert = session.get(Certificate, red.certificate_id)
-    return open_checkout(session, token, now=now), cert
+    checkout = checkout or open_checkout(session, token, now=now, with_applied=False)
+    applied = redemption.apply(session, checkout.workspace, code=code, order_id=checkout.order.id, actor=ACTOR,
+                               now=now)
+    after = _checkout(session, checkout.workspace, checkout.order)  # the order was read again by apply
+    return after, next(cert for red, cert in after.applied if red.id == applied.redemption_id)
 
 
 def remove_certificate(session: Session, token: str | None, redemption_id: str | int | None, *,

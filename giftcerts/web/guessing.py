@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts import db
@@ -33,6 +34,14 @@ def current(session: Session, workspace_id: int, *, now: datetime | None = None)
                                     GuessingAlert.detected_at > now - timedelta(hours=throttle.GUARD_HOURS))
         .order_by(GuessingAlert.detected_at.desc()).limit(1)
     ).first()
+
+
+def guarded(session: Session, workspace_id: int, *, now: datetime | None = None) -> bool:
+    """Does an alert still last? (What the widget asks on every Apply: one probe of the index.)"""
+    now = now or utcnow()
+    return bool(session.execute(sa.select(sa.exists().where(
+        GuessingAlert.workspace_id == workspace_id,
+        GuessingAlert.detected_at > now - timedelta(hours=throttle.GUARD_HOURS)))).scalar())
 
 
 def record(session: Session, workspace_id: int, *, now: datetime | None = None) -> GuessingAlert:

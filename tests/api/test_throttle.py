@@ -232,3 +232,27 @@ def test_when_the_budget_store_is_down_code_lookups_are_refused_with_503_and_not
     with db.read_session(api.tenant.db_url) as s:
         assert s.get(Certificate, cert.id).status == "active"
     assert cert.code not in caplog.text  # the log says what failed, never the code
+
+
+def test_counting_in_memory_starts_no_thread_per_hit_and_still_drops_expired_entries(monkeypatch):
+    """limits' memory storage starts a timer thread on nearly every hit; ours sweeps from the
+    callers' threads, at most once a second, and drops the expired entries of every key."""
+    import threading
+    import time as clock
+
+    from limits import parse
+
+    storage = ratelimit.InProcessStorage()
+    limiter = ratelimit.MovingWindowRateLimiter(storage)
+    item = parse("5/second")
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self), real_start(self))[1])
+    for n in range(200):
+        limiter.hit(item, "guess-test", str(n % 7))
+    assert started == []
+    assert sum(map(len, storage.events.values())) == 7 * 5  # each key's window is full
+    monkeypatch.setattr(storage, "SWEEP_SECONDS", 0.0)
+    clock.sleep(1.1)  # every entry of "5/second" has expired
+    limiter.hit(item, "guess-test", "fresh")
+    assert {key for key, entries in storage.events.items() if entries} == {item.key_for("guess-test", "fresh")}

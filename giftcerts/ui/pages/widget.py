@@ -103,13 +103,11 @@ class WidgetState(rx.State):
         self._reload()
         return rx.call_script(FORMAT_CODE_JS)
 
-    def _budgets(self, token: str) -> tuple[int, list[throttle.Scope]]:
-        with db.read_session() as session:
-            workspace_id = widget.open_checkout(session, token).workspace.id
-            guarded = guessing.current(session, workspace_id) is not None
-        return workspace_id, throttle.widget_scopes(widget_session_id=hash_token(token), workspace_id=workspace_id,
-                                                    address=self.router.session.client_ip or "unknown",
-                                                    guarded=guarded)
+    def _budgets(self, session, checkout: widget.Checkout) -> list[throttle.Scope]:
+        workspace_id = checkout.workspace.id
+        guarded = guessing.guarded(session, workspace_id)
+        return throttle.widget_scopes(widget_session_id=hash_token(self._token()), workspace_id=workspace_id,
+                                      address=self.router.session.client_ip or "unknown", guarded=guarded)
 
     @rx.event
     def apply(self, form: dict):
@@ -121,11 +119,14 @@ class WidgetState(rx.State):
             return
         self.working = True
         yield
+        workspace_id = None
         try:
-            workspace_id, budgets = self._budgets(token)
-            # spent before the code is even looked up; given back unless it is invalid
-            with throttle.attempting(budgets, code), db.write_session() as session:
-                checkout, cert = widget.apply_code(session, token, code)
+            with db.write_session() as session:
+                checkout = widget.open_checkout(session, token, with_applied=False)
+                workspace_id = checkout.workspace.id
+                # spent before the code is even looked up; given back unless it is invalid
+                with throttle.attempting(self._budgets(session, checkout), code):
+                    checkout, cert = widget.apply_code(session, token, code, checkout=checkout)
         except WidgetSessionExpired:
             self._expire()
             return
