@@ -54,6 +54,7 @@ def seed_demo(session: Session) -> dict:
         sa.update(ApiKey).where(ApiKey.workspace_id == ws.id, ApiKey.name == DEMO_KEY_NAME,
                                 ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
     )
+    apikeys.forget_on_commit(session)
     _, api_key = apikeys.create_api_key(session, ws, name=DEMO_KEY_NAME)
     existing = session.exec(select(sa.func.count()).select_from(Certificate).where(
         Certificate.workspace_id == ws.id)).one()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from giftcerts import db
 from giftcerts.api.errors import Unauthenticated
 from giftcerts.core import apikeys
 from giftcerts.models import Workspace
@@ -46,8 +47,14 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() or None
 
 
-def authenticate(session: Session, authorization: str | None, address: str) -> Caller:
-    key = apikeys.identify(session, bearer_token(authorization))
+def identify(url: str, authorization: str | None) -> apikeys.KeyIdentity:
+    """The request's key, before any transaction opens: usually from the process's cache (no
+    query), else read in a read-only session of its own."""
+    token = bearer_token(authorization)
+    key = apikeys.cached(token)
+    if key is None:
+        with db.read_session(url) as session:
+            key = apikeys.identify(session, token)
     if key is None:
         raise Unauthenticated()
-    return Caller(key=key, address=address, session=session)
+    return key

@@ -4,10 +4,11 @@ Per request, in this order:
 1. method known for the path, else 405; body at most 64 KB, else 413;
 2. path ids, query and JSON body (nested at most 32 levels, else 400) parsed against the operation's models (problems are
    kept, not answered yet, so that an unauthenticated caller always gets 401 first);
-3. in a worker thread, in one database session: the API key -> workspace (401), the
-   parsing problems (400/404/422), the code-guessing budgets (429, before any lookup),
-   then the Idempotency-Key record and the operation (see giftcerts.api.idempotency) —
-   its `fast` shortcut first when it has one (redeem on PostgreSQL), else `run`.
+3. in a worker thread: the API key -> workspace (401; usually from a per-process cache, see
+   giftcerts.core.apikeys), the parsing problems (400/404/422), the code-guessing budgets
+   (429, before any lookup), then in one transaction the operation — its `fast` shortcut
+   first when it has one (redeem), else `run` — and the Idempotency-Key record with its
+   answer (see giftcerts.api.idempotency).
 """
 
 from __future__ import annotations
@@ -188,45 +189,62 @@ def _run(session: Session, op: Operation, call: Call, attempt: throttle.Attempt 
 def execute(op: Operation, parsed: Parsed, authorization: str | None, address: str) -> Reply:
     """Synchronous: runs in a worker thread."""
     url = config.db_url()
-    caller = None
+    key = None
     try:
-        with _session(op, parsed, url) as session:
-            caller = auth.authenticate(session, authorization, address)
-            if parsed.problem is not None:
-                raise parsed.problem
-            call = Call(caller=caller, ids=parsed.ids, body=parsed.body, query=parsed.query)
-            if not op.guesses_codes:
-                return _answer(session, op, parsed, call, None)
-            scopes = throttle.api_scopes(key_id=caller.key.id, address=address, workspace_id=caller.workspace_id)
-            # spent before the look-up (429 if any budget is empty), given back unless invalid_code
-            with throttle.attempting(scopes, getattr(parsed.body, "code", None)) as attempt:
-                return _answer(session, op, parsed, call, attempt)
+        # Key and budgets before the transaction opens: on SQLite it holds the write lock.
+        key = auth.identify(url, authorization)
+        if parsed.problem is not None:
+            raise parsed.problem
+        if not op.guesses_codes:
+            return _transaction(op, parsed, url, key, address, None)
+        scopes = throttle.api_scopes(key_id=key.id, address=address, workspace_id=key.workspace_id)
+        # spent before the look-up (429 if any budget is empty), given back unless invalid_code
+        with throttle.attempting(scopes, getattr(parsed.body, "code", None)) as attempt:
+            return _transaction(op, parsed, url, key, address, attempt)
     except idempotency.Duplicate as twin:
         return _replay(url, op, twin)
     except DomainError as exc:
         return _error_reply(exc, op)
+    except Exception:
+        reply = _twin_reply(url, op, parsed, key)
+        if reply is None:
+            raise
+        return reply
     finally:
-        if caller is not None:
-            _touch_key(url, caller.key)
+        if key is not None:
+            _touch_key(url, key)
+
+
+def _transaction(op: Operation, parsed: Parsed, url: str, key: apikeys.KeyIdentity, address: str,
+                 attempt: throttle.Attempt | None) -> Reply:
+    with _session(op, parsed, url) as session:
+        call = Call(caller=auth.Caller(key=key, address=address, session=session), ids=parsed.ids,
+                    body=parsed.body, query=parsed.query)
+        return _answer(session, op, parsed, call, attempt)
 
 
 def _answer(session: Session, op: Operation, parsed: Parsed, call: Call, attempt: throttle.Attempt | None) -> Reply:
     if parsed.idempotency_key is None:
         return _fast(session, op, call) or Reply(op.status, _run(session, op, call, attempt))
-    record_id = idempotency.claim(
-        session, workspace_id=call.caller.workspace_id, key=parsed.idempotency_key,
-        request_fingerprint=idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json()),
-    )
-    reply = _fast(session, op, call)  # all or nothing: no SAVEPOINT needed
+    reply, invalid = _fast(session, op, call), False  # the fast path is all or nothing: no SAVEPOINT
     if reply is None:
         try:
             with session.begin_nested():
-                reply = Reply(op.status, _run(session, op, call, attempt))
+                reply = Reply(op.status, op.run(session, call).model_dump_json())
         except DomainError as exc:  # stored like a success: a retry gets the same refusal
+            invalid = isinstance(exc, InvalidCode)
             reply = _error_reply(exc, op)
             reply.headers = {}  # only status and body are stored, so only they are sent the first time too
-    idempotency.store(session, record_id, reply)
+    # raises Duplicate if a twin got there first: this transaction rolls back and replays its answer
+    idempotency.record(session, reply, workspace_id=call.caller.workspace_id, key=parsed.idempotency_key,
+                       request_fingerprint=_fingerprint(op, parsed))
+    if invalid and attempt is not None:  # a replay has not guessed again
+        attempt.invalid()
     return reply
+
+
+def _fingerprint(op: Operation, parsed: Parsed) -> str:
+    return idempotency.fingerprint(op.method, parsed.path, parsed.body.model_dump_json())
 
 
 def _touch_key(url: str, key: apikeys.KeyIdentity) -> None:
@@ -240,6 +258,23 @@ def _touch_key(url: str, key: apikeys.KeyIdentity) -> None:
             apikeys.touch(session, key_id=key.id, now=now)
     except Exception:  # bookkeeping must never fail the request it follows
         log.exception("could not record the use of API key %s", key.prefix)
+
+
+def _twin_reply(url: str, op: Operation, parsed: Parsed, key: apikeys.KeyIdentity | None) -> Reply | None:
+    """After an unexpected failure: the answer of a twin with the same key that committed first
+    and so made this one fail (e.g. both inserted one order reference), if there is one."""
+    if key is None or parsed.idempotency_key is None or parsed.problem is not None:
+        return None
+    twin = idempotency.Duplicate(workspace_id=key.workspace_id, key=parsed.idempotency_key,
+                                 request_fingerprint=_fingerprint(op, parsed))
+    try:
+        with db.read_session(url) as session:
+            return idempotency.find(session, twin)
+    except DomainError as exc:
+        return _error_reply(exc, op)
+    except Exception:
+        log.exception("could not look for an idempotency record after a failure")
+        return None
 
 
 def _replay(url: str, op: Operation, twin: idempotency.Duplicate) -> Reply:

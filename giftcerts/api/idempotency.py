@@ -1,13 +1,15 @@
 """Idempotency-Key: a retried POST is answered with the first response, never applied twice.
 
-The record is inserted *first*, in the same write transaction as the operation. Two
-requests with one key therefore meet at the unique index (workspace_id, key): on
-PostgreSQL the second `INSERT ... ON CONFLICT DO NOTHING` waits until the first
-transaction commits and then inserts nothing; on SQLite write transactions are
-serialised, so the second simply finds the committed row. Either way the loser rolls
-back and replays the stored response. The operation runs inside a SAVEPOINT, so a
-refusal (a domain error) is stored and replayed just like a success, while the record
-itself survives. Claim and store are one statement each.
+The record, response included, is inserted *last*, in the same write transaction as the
+operation: one statement. Two requests with one key therefore meet at the unique index
+(workspace_id, key): on PostgreSQL the second `INSERT ... ON CONFLICT DO NOTHING` waits
+until the first transaction commits and then inserts nothing; on SQLite write
+transactions are serialised, so the second finds the committed row. Either way the loser
+rolls back everything it did and replays the stored response. A twin that commits first
+can also make the operation itself fail (on PostgreSQL, a unique order reference it just
+inserted): a failed request whose key has a record by then replays it too. The operation
+runs inside a SAVEPOINT, so a refusal (a domain error) is stored and replayed just like a
+success.
 """
 
 from __future__ import annotations
@@ -65,43 +67,46 @@ def fingerprint(method: str, path: str, canonical_body: str) -> str:
 
 
 _records = IdempotencyRecord.__table__
-# Built once per dialect (the statements run on every write request that carries a key).
-_CLAIM = {
+# Built once per dialect (the statement runs on every write request that carries a key).
+_RECORD = {
     dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_records)
     .values(workspace_id=sa.bindparam("workspace_id"), key=sa.bindparam("key"),
             request_fingerprint=sa.bindparam("fingerprint"), created_at=sa.bindparam("now"),
-            response_status=0, response_body="")
+            response_status=sa.bindparam("status"), response_body=sa.bindparam("body"))
     .on_conflict_do_nothing(index_elements=["workspace_id", "key"])
     .returning(_records.c.id)
     for dialect in (postgresql, sqlite)
 }
-_STORE = (
-    sa.update(_records).where(_records.c.id == sa.bindparam("record_id"))
-    .values(response_status=sa.bindparam("status"), response_body=sa.bindparam("body"))
-)
 
 
-def claim(session: Session, *, workspace_id: int, key: str, request_fingerprint: str) -> int:
-    """Insert the record before doing anything else and return its id; raises Duplicate if
-    the key is taken (on PostgreSQL, waits first for a concurrent twin to commit)."""
-    inserted = db.execute_hot(session, _CLAIM[session.get_bind().dialect.name], {
+def record(session: Session, reply: Reply, *, workspace_id: int, key: str, request_fingerprint: str) -> None:
+    """Store the answer as the key's, at the end of the operation's transaction; raises
+    Duplicate if the key is taken (on PostgreSQL, waits first for a concurrent twin to
+    commit), and the caller must then roll the transaction back."""
+    inserted = db.execute_hot(session, _RECORD[session.get_bind().dialect.name], {
         "workspace_id": workspace_id, "key": key, "fingerprint": request_fingerprint, "now": utcnow(),
+        "status": reply.status, "body": reply.body,
     })
     if not inserted:
         raise Duplicate(workspace_id=workspace_id, key=key, request_fingerprint=request_fingerprint)
-    return inserted[0][0]
-
-
-def store(session: Session, record_id: int, reply: Reply) -> None:
-    db.execute_hot(session, _STORE, {"record_id": record_id, "status": reply.status, "body": reply.body})
 
 
 def replay(session: Session, twin: Duplicate) -> Reply:
     """The stored answer (committed: the twin's INSERT only failed once the first one committed)."""
+    reply = find(session, twin)
+    if reply is None:
+        raise LookupError(f"no idempotency record for key {twin.key!r}")
+    return reply
+
+
+def find(session: Session, twin: Duplicate) -> Reply | None:
+    """The stored answer for the key, if there is one; IdempotencyKeyReused if it answered another request."""
     record = session.exec(
         select(IdempotencyRecord)
         .where(IdempotencyRecord.workspace_id == twin.workspace_id, IdempotencyRecord.key == twin.key)
-    ).one()
+    ).first()
+    if record is None:
+        return None
     if record.request_fingerprint != twin.request_fingerprint:
         raise IdempotencyKeyReused()
     return Reply(record.response_status, record.response_body, {REPLAYED_HEADER: "true"})

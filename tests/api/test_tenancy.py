@@ -4,12 +4,14 @@ workspace's ids and codes are simply not found, and nothing of theirs leaks or c
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from giftcerts import db
+from giftcerts.clock import utcnow
 from giftcerts.api.operations import OPERATIONS
 from giftcerts.core import apikeys, redemption
 from giftcerts.core.codes import format_code
-from giftcerts.models import Certificate, Order, Workspace
+from giftcerts.models import ApiKey, Certificate, Order, Workspace
 from tests.api.conftest import TestClient, assert_error
 
 
@@ -45,6 +47,26 @@ def test_a_revoked_key_stops_working_at_once(api, tenant):
         key = apikeys.authenticate(s, tenant.key)
         apikeys.revoke(s, s.get(Workspace, tenant.workspace.id), key_id=key.id)
     assert_error(api.get("/api/v1/certificates"), 401, "unauthenticated")
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_5_seconds(api, tenant, monkeypatch):
+    assert api.get("/api/v1/certificates").status_code == 200  # this process now remembers the key
+    with db.write_session(tenant.db_url) as s:  # as another process would: this one is not told
+        s.execute(sa.update(ApiKey).where(ApiKey.workspace_id == tenant.workspace.id).values(revoked_at=utcnow()))
+    assert apikeys.cached(tenant.key) is not None  # still taken as valid here, for now
+    started = apikeys._clock()
+    monkeypatch.setattr(apikeys, "_clock", lambda: started + 5.0)
+    assert_error(api.get("/api/v1/certificates"), 401, "unauthenticated")
+    assert_error(api.post("/api/v1/orders", {"reference": "BK-R", "total_cents": 100}), 401, "unauthenticated")
+
+
+def test_a_revoked_key_stops_working_at_once_while_remembered(api, tenant):
+    for _ in range(3):  # used, and remembered by this process
+        assert api.post("/api/v1/orders", {"reference": f"BK-{_}", "total_cents": 100}).status_code == 201
+    with db.write_session(tenant.db_url) as s:
+        apikeys.revoke(s, s.get(Workspace, tenant.workspace.id), key_id=apikeys.cached(tenant.key).id)
+    assert apikeys.cached(tenant.key) is None
+    assert_error(api.post("/api/v1/orders", {"reference": "BK-R", "total_cents": 100}), 401, "unauthenticated")
 
 
 def test_the_dashboard_learns_when_a_key_was_last_used_at_most_once_a_minute(api, tenant):

@@ -49,6 +49,19 @@ def test_once_the_budget_is_spent_code_lookups_get_429_with_retry_after(api, bud
     assert api.get(f"/api/v1/orders/{order.id}").status_code == 200
 
 
+def test_replaying_a_stored_invalid_code_answer_is_not_another_guess(api, budgets):
+    budgets(client="3/minute")
+    order = api.tenant.order()
+    first = api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id}, idempotency_key="retry-me")
+    assert_error(first, 404, "invalid_code")
+    for _ in range(4):  # retries of the same request: its answer again, and no unit spent
+        again = api.post("/api/v1/redemptions", {"code": GUESS, "order_id": order.id}, idempotency_key="retry-me")
+        assert (again.status_code, again.content, again.headers["idempotent-replayed"]) == (404, first.content, "true")
+    for _ in range(2):  # two units are left of three
+        assert_error(guess(api, order.id), 404, "invalid_code")
+    assert_error(guess(api, order.id), 429, "rate_limited")
+
+
 def test_valid_codes_refused_for_other_reasons_cost_nothing(api, budgets):
     budgets(client="3/minute")
     cert = api.tenant.certificate(amount="100")
