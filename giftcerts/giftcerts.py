@@ -13,23 +13,24 @@ from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.web.framing import frame_ancestors
 from giftcerts.web import routes
-from giftcerts.ui.pages.api_keys import ApiKeysState, api_keys_page
-from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
-from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
-from giftcerts.ui.pages.demo_checkout import DemoCheckoutState, demo_checkout_page
-from giftcerts.ui.pages.login import LoginState, login_page
-from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
-from giftcerts.ui.pages.not_found import not_found_page
-from giftcerts.ui.pages.order_detail import OrderState, order_page
-from giftcerts.ui.pages.orders import OrdersState, orders_page
-from giftcerts.ui.pages.overview import OverviewState, overview_page
-from giftcerts.ui.pages.settings import SettingsState, settings_page
-from giftcerts.ui.pages.widget import WidgetState, widget_page
+from giftcerts.ui.dashboard.api_keys import ApiKeysState, api_keys_page
+from giftcerts.ui.dashboard.certificate_detail import CertificateState, certificate_page
+from giftcerts.ui.dashboard.certificates import CertificatesState, certificates_page
+from giftcerts.ui.widget.demo_checkout import DemoCheckoutState, demo_checkout_page
+from giftcerts.ui.dashboard.login import LoginState, login_page
+from giftcerts.ui.dashboard.new_certificate import NewCertificateState, new_certificate_page
+from giftcerts.ui.not_found import not_found_page
+from giftcerts.ui.dashboard.order_detail import OrderState, order_page
+from giftcerts.ui.dashboard.orders import OrdersState, orders_page
+from giftcerts.ui.dashboard.overview import OverviewState, overview_page
+from giftcerts.ui.dashboard.settings import SettingsState, settings_page
+from giftcerts.ui.widget.redeem import WidgetState, widget_page
 # Portal purchases, certificate types and segments (issue 4).
 from giftcerts.payments import webhooks as stripe_webhooks
-from giftcerts.ui.pages.certificate_types import CertificateTypesState, certificate_types_page
-from giftcerts.ui.pages.portal import ConfirmationState, PortalState, confirmation_page, portal_page
-from giftcerts.ui.pages.segments import SegmentsState, segments_page
+from giftcerts.ui.dashboard.certificate_types import CertificateTypesState, certificate_types_page
+from giftcerts.ui.portal.confirmation import ConfirmationState, confirmation_page
+from giftcerts.ui.portal.purchase import PortalState, portal_page
+from giftcerts.ui.dashboard.segments import SegmentsState, segments_page
 
 # issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
 from giftcerts.documents.routes import routes as document_routes
@@ -37,9 +38,9 @@ from giftcerts.jobs.inapp import run_worker_in_app
 from giftcerts.ui import live
 from giftcerts.ui.head import head_components
 from giftcerts.ui.session_boundary import SessionBoundary
-from giftcerts.ui.pages.actions import ActionsState, actions_page
-from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
-from giftcerts.ui.pages.jobs import JobsState, jobs_page
+from giftcerts.ui.dashboard.actions import ActionsState, actions_page
+from giftcerts.ui.dashboard.expirations import ExpirationsState, expirations_page
+from giftcerts.ui.dashboard.jobs import JobsState, jobs_page
 
 
 app = rx.App(

@@ -23,7 +23,7 @@ from giftcerts.core import accounts, workspaces
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.codes import format_code
 from giftcerts.models import Certificate, StaffSession, Workspace
-from giftcerts.ui.pages.api_keys import ApiKeysState
+from giftcerts.ui.dashboard.api_keys import ApiKeysState
 from reflex.state import State
 
 NAMESPACE = "/_event"  # Reflex's event namespace, served at the same path

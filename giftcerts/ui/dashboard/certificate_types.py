@@ -10,11 +10,11 @@ from giftcerts import db
 from giftcerts.core import money, segments
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, text_field,
-                                     textarea_field)
+from giftcerts.ui.components.elements import data_table, empty_state, field_error, loading, text_field, textarea_field
+from giftcerts.ui.components.layout import dashboard_page
 
 EMPTY_FORM = {"name": "", "description": "", "accent_color": "", "image_url": "", "preset_amounts": "",
               "min_amount": "", "max_amount": "", "active": "on"}

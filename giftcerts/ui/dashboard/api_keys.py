@@ -15,7 +15,8 @@ from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import DomainError, NotFound
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, text_field
+from giftcerts.ui.components.elements import empty_state, text_field
+from giftcerts.ui.components.layout import dashboard_page
 
 
 def _key_row(key, tz: str) -> dict[str, str]:

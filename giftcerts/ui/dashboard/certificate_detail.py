@@ -11,10 +11,11 @@ from giftcerts.core import activity, delivery, documents, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.payments import checkout
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import detail_item, detail_page, field_error, status_badge
+from giftcerts.ui.components.elements import detail_item, field_error, status_badge
+from giftcerts.ui.components.layout import detail_page
 
 
 class CertificateState(AuthState):
