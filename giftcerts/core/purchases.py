@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.core import lifecycle, money, segments, workspaces
+from giftcerts.core import certificate_types, lifecycle, money, segments, workspaces
 from giftcerts.core.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from giftcerts.core.lifecycle import CertificateInput
 from giftcerts.core.segments import Visitor
@@ -77,7 +77,7 @@ def validate_purchase(
     for convenience; this is the check that counts)."""
     if not workspace.portal_enabled:
         raise PortalUnavailable()
-    offered = segments.list_types(session, workspace.id, active_only=True)
+    offered = certificate_types.list_types(session, workspace.id, active_only=True)
     errors: dict[str, str] = {}
     try:
         fields = lifecycle.validate_input(
@@ -93,12 +93,13 @@ def validate_purchase(
             errors.setdefault("certificate_type", "Choose a gift certificate.")
         elif "purchaser_email" not in errors:
             email = fields.purchaser_email if fields else (purchaser_email or "")
-            ctype = segments.check_can_buy(session, workspace, certificate_type_id,
-                                           Visitor(email=email, market=market_code))
+            ctype = certificate_types.check_can_buy(session, workspace, certificate_type_id,
+                                                    Visitor(email=email, market=market_code))
     elif certificate_type_id not in (None, "", 0, "0"):
-        raise segments.NotEligible("This certificate is not available. Please choose one of the certificates shown.")
+        raise certificate_types.NotEligible(
+            "This certificate is not available. Please choose one of the certificates shown.")
     if ctype is not None and "amount" not in errors and fields is not None:
-        low, high = segments.bounds(workspace, ctype)
+        low, high = certificate_types.bounds(workspace, ctype)
         try:
             money.check_bounds(fields.amount_cents, minimum=low, maximum=high, currency=workspace.currency)
         except ValidationError as exc:

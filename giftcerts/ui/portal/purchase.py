@@ -15,7 +15,7 @@ import reflex as rx
 
 from giftcerts import db, ratelimit
 from giftcerts.clock import wait_phrase
-from giftcerts.core import money, purchases, segments
+from giftcerts.core import certificate_types, money, purchases, segments
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import MESSAGE_MAX
@@ -64,40 +64,23 @@ class PortalState(rx.State):
     # --- what the visitor sees --------------------------------------------------------------
 
     def _offer(self, session, ws) -> None:
-        """The types this visitor may buy (by purchaser email and market) and the amounts for the chosen one."""
-        visitor = Visitor(email=self.purchaser_email, market=self.market)
-        offered = segments.available_types(session, ws, visitor)
-        self.has_types = bool(segments.list_types(session, ws.id, active_only=True))
+        """Show what core decides this visitor is offered (by purchaser email and market)."""
+        offer = certificate_types.offer(session, ws, Visitor(email=self.purchaser_email, market=self.market),
+                                        type_id=self.selected_type, amount=self.amount)
+        self.has_types = offer.sells_types
         self.types = [{
-            "id": str(t.id), "name": t.name, "description": t.description,
-            "accent": t.accent_color or "var(--accent-9)", "image": t.image_url,
-            "from": _amount_label(segments.bounds(ws, t)[0], ws.currency),
-        } for t in offered]
-        ids = [t["id"] for t in self.types]
-        if self.selected_type and self.selected_type not in ids:
+            "id": str(t.ctype.id), "name": t.ctype.name, "description": t.ctype.description,
+            "accent": t.ctype.accent_color or "var(--accent-9)", "image": t.ctype.image_url,
+            "from": _amount_label(t.from_cents, ws.currency),
+        } for t in offer.types]
+        if offer.withdrawn:
             self.type_notice = "The certificate you chose is not available for this email address or market."
-            self.selected_type = ""
-        if not self.selected_type and ids:
-            self.selected_type = ids[0]
-        ctype = segments.get_type(session, ws.id, self.selected_type) if self.selected_type else None
-        low, high = segments.bounds(ws, ctype)
+        self.selected_type = str(offer.chosen.id) if offer.chosen else ""
         self.presets = [{"value": money.format_plain(v, ws.currency, locale=ws.locale),
-                         "label": _amount_label(v, ws.currency)}
-                        for v in segments.presets(ws, ctype)]
-        self.bounds_text = (f"Any amount from {money.format_money(low, ws.currency)} to "
-                            f"{money.format_money(high, ws.currency)}")
-        self._check_amount(ws, ctype)
-
-    def _check_amount(self, ws, ctype) -> None:
-        self.amount_error = ""
-        if not self.amount.strip():
-            return
-        low, high = segments.bounds(ws, ctype)
-        try:
-            cents = money.parse_amount(self.amount, ws.currency, locale=ws.locale)
-            money.check_bounds(cents, minimum=low, maximum=high, currency=ws.currency)
-        except ValidationError as exc:
-            self.amount_error = exc.message
+                         "label": _amount_label(v, ws.currency)} for v in offer.presets]
+        self.bounds_text = (f"Any amount from {money.format_money(offer.low, ws.currency)} to "
+                            f"{money.format_money(offer.high, ws.currency)}")
+        self.amount_error = offer.amount_error
 
     def _refresh_offer(self) -> None:
         with db.read_session() as session:
