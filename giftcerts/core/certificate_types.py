@@ -20,6 +20,7 @@ from giftcerts.core import money, segments
 from giftcerts.core.documents import forget_pdfs
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.ids import parse_id
+from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import clean_text
 from giftcerts.models import CertificateType, CertificateTypeSegment, Workspace
@@ -43,12 +44,7 @@ def list_types(session: Session, workspace_id: int, *, active_only: bool = False
 
 
 def get_type(session: Session, workspace_id: int, type_id) -> CertificateType:
-    tid = parse_id(type_id)
-    ctype = None if tid is None else session.exec(
-        select(CertificateType).where(CertificateType.id == tid, CertificateType.workspace_id == workspace_id)).first()
-    if ctype is None:
-        raise NotFound("Certificate type not found.")
-    return ctype
+    return get_in_workspace(session, CertificateType, workspace_id, type_id, not_found="Certificate type not found.")
 
 
 def type_segment_ids(session: Session, workspace_id: int) -> dict[int, set[int]]:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
-from giftcerts.core.errors import NotFound, ValidationError
-from giftcerts.core.ids import parse_id
+from giftcerts.core.errors import ValidationError
+from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.validation import clean_text
 from giftcerts.models import (CertificateType, CertificateTypeSegment, Segment, SegmentKind, SegmentMember,
                               Workspace)
@@ -76,12 +76,7 @@ def parse_members(text: str | None, errors: dict[str, str], field: str = "member
 
 
 def get_segment(session: Session, workspace_id: int, segment_id) -> Segment:
-    sid = parse_id(segment_id)
-    seg = None if sid is None else session.exec(
-        select(Segment).where(Segment.id == sid, Segment.workspace_id == workspace_id)).first()
-    if seg is None:
-        raise NotFound("Segment not found.")
-    return seg
+    return get_in_workspace(session, Segment, workspace_id, segment_id, not_found="Segment not found.")
 
 
 def list_segments(session: Session, workspace_id: int) -> list[Segment]:
