@@ -41,6 +41,7 @@ from giftcerts.api.errors import (
     dumps,
     error_body,
     error_headers,
+    http_status,
     error_response,
 )
 from giftcerts.api.idempotency import Reply
@@ -158,7 +159,7 @@ def _validate(build):
 # --- running it ----------------------------------------------------------------------------
 
 def _error_reply(exc: DomainError, op: Operation) -> Reply:
-    return Reply(exc.http_status, dumps(error_body(exc, field_aliases=op.field_aliases)), error_headers(exc))
+    return Reply(http_status(exc), dumps(error_body(exc, field_aliases=op.field_aliases)), error_headers(exc))
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.validation import clean_text
 from giftcerts.models import ApiKey, Workspace

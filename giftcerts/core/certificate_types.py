@@ -33,7 +33,6 @@ class NotEligible(DomainError):
     """The visitor may not buy this certificate type (segment restriction)."""
 
     code = "not_eligible"
-    http_status = 403
 
 
 def list_types(session: Session, workspace_id: int, *, active_only: bool = False) -> list[CertificateType]:

@@ -10,7 +10,6 @@ are made by giftcerts.payments.checkout, which calls these functions around each
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from giftcerts.core import certificate_types, lifecycle, money, segments, worksp
 from giftcerts.core.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from giftcerts.core.lifecycle import CertificateInput
 from giftcerts.core.segments import Visitor
+from giftcerts.core.tokens import hash_token
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, CertificateType, StripeEvent, Workspace
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ CLEANUP_ACTOR = "system"
 
 class PortalUnavailable(DomainError):
     code = "portal_disabled"
-    http_status = 403
 
     def __init__(self, message: str = "Gift certificates are not on sale here at the moment."):
         super().__init__(message)
@@ -46,7 +45,6 @@ class PaymentMismatch(DomainError):
     """A payment whose amount, currency or certificate does not match ours: never activates."""
 
     code = "payment_mismatch"
-    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -108,10 +106,6 @@ def validate_purchase(
         raise ValidationError(errors)
     return PurchaseRequest(fields=fields, certificate_type_id=ctype.id if ctype else None,
                            type_name=ctype.name if ctype else "", market=market_code)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_pending(session: Session, workspace: Workspace, request: PurchaseRequest, *,

@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, lifecycle, money, outbox
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
 from giftcerts.core.ids import parse_id
