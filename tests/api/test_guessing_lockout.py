@@ -1,4 +1,4 @@
-"""Strangers cannot lock a workspace out of its own certificates (issue 13, finding 2).
+"""Strangers cannot lock a workspace out of its own certificates.
 
 Widget sessions are handed out by every booking checkout, so anyone can guess codes in the
 widget. They spend only budgets of their own (per widget session, per address, per /24 or

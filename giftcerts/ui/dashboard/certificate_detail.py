@@ -28,7 +28,7 @@ class CertificateState(AuthState):
     errors: dict[str, str] = {}
     working: bool = False
     void_error: str = ""
-    # issue 5: "Resend email"
+    # The "Resend email" dialog
     resend_open: bool = False
     resend_to: str = "recipient"
     one_view_secrets: ClassVar[tuple[str, ...]] = ("cert",)  # the full code
@@ -144,7 +144,7 @@ class CertificateState(AuthState):
         )
 
 
-    # --- issue 5: the certificate PDF and "Resend email" -----------------------------------
+    # --- the certificate PDF and "Resend email" --------------------------------------------
 
     @rx.event
     def download_pdf(self):
