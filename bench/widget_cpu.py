@@ -61,7 +61,7 @@ def apply_in_widget(token: str, code: str) -> None:
     import reflex as rx
     from reflex.istate.data import RouterData
 
-    from giftcerts.ui.pages.widget import WidgetState
+    from giftcerts.ui.widget.redeem import WidgetState
 
     if "root" not in _tab:
         _tab["root"] = rx.State(_reflex_internal_init=True)

@@ -121,20 +121,21 @@ def _email(name: str, n: int) -> str:
 
 def _portal_catalogue(session: Session, ws) -> None:
     """Certificate types and segments, so the portal demo shows restrictions at work (created once)."""
-    from giftcerts.core import segments
+    from giftcerts.core import certificate_types, segments
 
-    if segments.list_types(session, ws.id) or segments.list_segments(session, ws.id):
+    if certificate_types.list_types(session, ws.id) or segments.list_segments(session, ws.id):
         return
     partners = segments.save_segment(session, ws, name="Partner agencies", kind="customer_group",
                                      members_text="travelpartner.example\nana.costa@example.com")
     europe = segments.save_segment(session, ws, name="Europe", kind="market", market_code="EU")
-    segments.save_type(session, ws, name="Travel credit", description="Credit for any tour, any season.",
-                       accent_color="#0f766e", preset_amounts="50, 100, 250")
-    segments.save_type(session, ws, name="Safari adventure",
-                       description="For our East Africa safaris: game drives, lodges and the great migration.",
-                       accent_color="#b45309", preset_amounts="250, 500, 1000", min_amount="250")
-    segments.save_type(session, ws, name="Alpine winter", description="Ski weeks and winter tours in the Alps.",
-                       accent_color="#1d4ed8", preset_amounts="100, 200, 400", segment_ids=[europe.id])
-    segments.save_type(session, ws, name="Partner agency credit",
-                       description="Trade credit for our partner travel agencies.", accent_color="#7c3aed",
-                       preset_amounts="500, 1000", min_amount="100", segment_ids=[partners.id])
+    certificate_types.save_type(session, ws, name="Travel credit", description="Credit for any tour, any season.",
+                                accent_color="#0f766e", preset_amounts="50, 100, 250")
+    certificate_types.save_type(session, ws, name="Safari adventure",
+                                description="For our East Africa safaris: game drives, lodges and the great migration.",
+                                accent_color="#b45309", preset_amounts="250, 500, 1000", min_amount="250")
+    certificate_types.save_type(session, ws, name="Alpine winter",
+                                description="Ski weeks and winter tours in the Alps.", accent_color="#1d4ed8",
+                                preset_amounts="100, 200, 400", segment_ids=[europe.id])
+    certificate_types.save_type(session, ws, name="Partner agency credit",
+                                description="Trade credit for our partner travel agencies.", accent_color="#7c3aed",
+                                preset_amounts="500, 1000", min_amount="100", segment_ids=[partners.id])

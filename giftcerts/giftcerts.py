@@ -1,5 +1,6 @@
-"""The Reflex app: pages of the staff dashboard plus the HTTP routes. Thin by design:
-business rules live in giftcerts.core."""
+"""The Reflex app: every page (the staff dashboard, the widget, the portal: giftcerts/ui) at
+its route (giftcerts/web/routes.py), plus the HTTP routes. Thin by design: business rules
+live in giftcerts.core."""
 
 import asyncio
 import logging
@@ -11,35 +12,33 @@ from starlette.applications import Starlette
 
 from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
-from giftcerts.web.framing import frame_ancestors
-from giftcerts.web import routes
-from giftcerts.ui.pages.api_keys import ApiKeysState, api_keys_page
-from giftcerts.ui.pages.certificate_detail import CertificateState, certificate_page
-from giftcerts.ui.pages.certificates import CertificatesState, certificates_page
-from giftcerts.ui.pages.demo_checkout import DemoCheckoutState, demo_checkout_page
-from giftcerts.ui.pages.login import LoginState, login_page
-from giftcerts.ui.pages.new_certificate import NewCertificateState, new_certificate_page
-from giftcerts.ui.pages.not_found import not_found_page
-from giftcerts.ui.pages.order_detail import OrderState, order_page
-from giftcerts.ui.pages.orders import OrdersState, orders_page
-from giftcerts.ui.pages.overview import OverviewState, overview_page
-from giftcerts.ui.pages.settings import SettingsState, settings_page
-from giftcerts.ui.pages.widget import WidgetState, widget_page
-# Portal purchases, certificate types and segments (issue 4).
-from giftcerts.payments import webhooks as stripe_webhooks
-from giftcerts.ui.pages.certificate_types import CertificateTypesState, certificate_types_page
-from giftcerts.ui.pages.portal import ConfirmationState, PortalState, confirmation_page, portal_page
-from giftcerts.ui.pages.segments import SegmentsState, segments_page
-
-# issue 5: PDFs, actions, expirations, jobs (and the in-app worker)
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.payments import webhooks as stripe_webhooks
 from giftcerts.ui import live
+from giftcerts.ui.dashboard.actions import ActionsState, actions_page
+from giftcerts.ui.dashboard.api_keys import ApiKeysState, api_keys_page
+from giftcerts.ui.dashboard.certificate_detail import CertificateState, certificate_page
+from giftcerts.ui.dashboard.certificate_types import CertificateTypesState, certificate_types_page
+from giftcerts.ui.dashboard.certificates import CertificatesState, certificates_page
+from giftcerts.ui.dashboard.expirations import ExpirationsState, expirations_page
+from giftcerts.ui.dashboard.jobs import JobsState, jobs_page
+from giftcerts.ui.dashboard.login import LoginState, login_page
+from giftcerts.ui.dashboard.new_certificate import NewCertificateState, new_certificate_page
+from giftcerts.ui.dashboard.order_detail import OrderState, order_page
+from giftcerts.ui.dashboard.orders import OrdersState, orders_page
+from giftcerts.ui.dashboard.overview import OverviewState, overview_page
+from giftcerts.ui.dashboard.segments import SegmentsState, segments_page
+from giftcerts.ui.dashboard.settings import SettingsState, settings_page
 from giftcerts.ui.head import head_components
+from giftcerts.ui.not_found import not_found_page
+from giftcerts.ui.portal.confirmation import ConfirmationState, confirmation_page
+from giftcerts.ui.portal.purchase import PortalState, portal_page
 from giftcerts.ui.session_boundary import SessionBoundary
-from giftcerts.ui.pages.actions import ActionsState, actions_page
-from giftcerts.ui.pages.expirations import ExpirationsState, expirations_page
-from giftcerts.ui.pages.jobs import JobsState, jobs_page
+from giftcerts.ui.widget.demo_checkout import DemoCheckoutState, demo_checkout_page
+from giftcerts.ui.widget.redeem import WidgetState, widget_page
+from giftcerts.web import routes
+from giftcerts.web.framing import frame_ancestors
 
 
 app = rx.App(
@@ -78,19 +77,24 @@ app.add_page(order_page, route=routes.ORDER, title="Order · giftcerts",
              on_load=[OrderState.require_login, OrderState.on_load])
 app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys · giftcerts",
              on_load=[ApiKeysState.require_login, ApiKeysState.on_load])
-# Public pages: the redemption widget (authority: its session token) and the demo booking site.
-app.add_page(widget_page, route=routes.WIDGET, title="Gift certificate", on_load=WidgetState.on_load)
-app.add_page(demo_checkout_page, route=routes.DEMO_CHECKOUT, title="Checkout · Demo Adventures",
-             on_load=DemoCheckoutState.on_load)
-
-# --- Portal purchases, certificate types and segments (issue 4) ---------------------------
-app.add_page(portal_page, route=routes.PORTAL, title="Gift certificates", on_load=PortalState.on_load)
-app.add_page(confirmation_page, route=routes.PORTAL_CONFIRMATION, title="Your gift certificate",
-             on_load=ConfirmationState.on_load)
 app.add_page(certificate_types_page, route=routes.CERTIFICATE_TYPES, title="Certificate types · giftcerts",
              on_load=[CertificateTypesState.require_login, CertificateTypesState.on_load])
 app.add_page(segments_page, route=routes.SEGMENTS, title="Segments · giftcerts",
              on_load=[SegmentsState.require_login, SegmentsState.on_load])
+app.add_page(expirations_page, route=routes.EXPIRATIONS, title="Expirations · giftcerts",
+             on_load=[ExpirationsState.require_login, ExpirationsState.on_load])
+app.add_page(actions_page, route=routes.ACTIONS, title="Actions · giftcerts",
+             on_load=[ActionsState.require_login, ActionsState.on_load])
+app.add_page(jobs_page, route=routes.JOBS, title="Jobs · giftcerts",
+             on_load=[JobsState.require_login, JobsState.on_load])
+# Public pages: the redemption widget (authority: its session token) and the demo booking site.
+app.add_page(widget_page, route=routes.WIDGET, title="Gift certificate", on_load=WidgetState.on_load)
+app.add_page(demo_checkout_page, route=routes.DEMO_CHECKOUT, title="Checkout · Demo Adventures",
+             on_load=DemoCheckoutState.on_load)
+# The purchase portal and its confirmation (authority: the unguessable token in the link).
+app.add_page(portal_page, route=routes.PORTAL, title="Gift certificates", on_load=PortalState.on_load)
+app.add_page(confirmation_page, route=routes.PORTAL_CONFIRMATION, title="Your gift certificate",
+             on_load=ConfirmationState.on_load)
 
 # Portal checkouts nobody finished: resolved with Stripe and cancelled after this long; voids
 # whose refund was left in progress (a crash while Stripe was asked) are finished after it too.
@@ -113,11 +117,5 @@ async def _cleanup_abandoned_checkouts():
         except Exception:  # noqa: BLE001  (try again next round)
             logging.getLogger("giftcerts").exception("cleaning up abandoned checkouts failed")
 
-# issue 5
-app.add_page(expirations_page, route=routes.EXPIRATIONS, title="Expirations · giftcerts",
-             on_load=[ExpirationsState.require_login, ExpirationsState.on_load])
-app.add_page(actions_page, route=routes.ACTIONS, title="Actions · giftcerts",
-             on_load=[ActionsState.require_login, ActionsState.on_load])
-app.add_page(jobs_page, route=routes.JOBS, title="Jobs · giftcerts",
-             on_load=[JobsState.require_login, JobsState.on_load])
+
 app.register_lifespan_task(run_worker_in_app)

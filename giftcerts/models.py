@@ -88,7 +88,7 @@ class Workspace(SQLModel, table=True):
     # widget and to receive its postMessage; also sent as CSP frame-ancestors.
     embed_origins: str = Field(default="", max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
-    # issue 5: days before expiry at which holders are reminded ("30,7"; empty: no reminders),
+    # Days before expiry at which holders are reminded ("30,7"; empty: no reminders),
     # and the booking page the certificate's QR code opens ("{code}" is replaced by the code).
     reminder_days: str = Field(default="30,7", max_length=100)
     booking_url: str = Field(default="", max_length=500)
@@ -362,7 +362,7 @@ class WidgetSession(SQLModel, table=True):
     expires_at: datetime
 
 
-# --- Portal purchases: segments, certificate type restrictions, Stripe events (issue 4) -------
+# --- Portal purchases: segments, certificate type restrictions, Stripe events ---------------
 
 class SegmentKind(str, enum.Enum):
     CUSTOMER_GROUP = "customer_group"
@@ -430,7 +430,7 @@ class StripeEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
 
 
-# --- issue 5: background jobs (outbox), certificate documents, actions, expiry reminders ---------
+# --- Background jobs (outbox), certificate documents, actions, expiry reminders -----------------
 
 class JobStatus(str, enum.Enum):
     QUEUED = "queued"      # waiting for `run_after`

@@ -102,10 +102,10 @@ def world(sqlite_only_url, monkeypatch):
         redemption.redeem(s, target, code=spent.code, order_id=order.id, actor="api")
         apikeys.create_api_key(s, target, name="Target key")
         # The portal catalogue: a segment with a member and a type restricted to it.
-        from giftcerts.core import segments
+        from giftcerts.core import certificate_types, segments
         group = segments.save_segment(s, target, name="Target group", kind="customer_group",
                                       members_text="secret.member@target.example")
-        segments.save_type(s, target, name="Target type", segment_ids=[group.id])
+        certificate_types.save_type(s, target, name="Target type", segment_ids=[group.id])
         certs["redeemed"] = spent
         other = make_workspace(s, slug="other")
         make_staff(s, other, email="owner@other.example")

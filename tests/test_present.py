@@ -1,11 +1,11 @@
-"""What the dashboard shows of a certificate (giftcerts.ui.present)."""
+"""What the dashboard shows of a certificate (giftcerts.ui.components.present)."""
 
 from datetime import datetime, timezone
 
 import pytest
 
 from giftcerts.models import Certificate, Workspace
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 
 
 @pytest.mark.parametrize(("source", "shown"), [("api", "API"), ("portal", "Portal"), ("manual", "Manual")])
@@ -21,7 +21,7 @@ def test_the_detail_page_names_the_source_as_the_overview_filter_does(source, sh
 
 
 def test_a_void_whose_refund_is_with_stripe_shows_as_refund_in_progress_and_since_when():
-    from giftcerts.ui.components import STATUS_COLORS, STATUS_OPTIONS
+    from giftcerts.ui.components.elements import STATUS_COLORS, STATUS_OPTIONS
 
     ws = Workspace(id=1, slug="w", name="W", currency="USD", timezone="America/New_York")
     cert = Certificate(id=1, workspace_id=1, code="ABCDEFGHJKMN", status="refunding", amount_cents=5000,

@@ -19,10 +19,10 @@ from sqlmodel import select
 from giftcerts import db
 from giftcerts.web.sessions import SESSION_COOKIE, SIGN_IN, SIGN_OUT
 from giftcerts.core import accounts, workspaces
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.codes import format_code
 from giftcerts.models import Certificate, StaffSession, Workspace
-from giftcerts.ui.pages.api_keys import ApiKeysState
+from giftcerts.ui.dashboard.api_keys import ApiKeysState
 from tests.reflex_client import Tab
 
 KEY_PATTERN = re.compile(r"gc_live_[A-Za-z0-9_\-]{16,}")

@@ -21,7 +21,7 @@ _runs = itertools.count(1)
 
 
 def _apply_event() -> str:
-    from giftcerts.ui.pages.widget import WidgetState
+    from giftcerts.ui.widget.redeem import WidgetState
 
     return f"{WidgetState.get_full_name()}.apply"
 

@@ -25,8 +25,8 @@ from giftcerts import db, ratelimit
 from giftcerts.clock import utcnow
 from giftcerts.core import redemption, workspaces
 from giftcerts.models import Certificate, Order
-from giftcerts.ui.pages.demo_checkout import DemoCheckoutState
-from giftcerts.ui.pages.widget import WidgetState
+from giftcerts.ui.widget.demo_checkout import DemoCheckoutState
+from giftcerts.ui.widget.redeem import WidgetState
 from tests.factories import make_certificate, make_workspace
 
 import giftcerts.giftcerts  # noqa: F401  (registers every page State)

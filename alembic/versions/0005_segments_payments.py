@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-25
 
-Portal purchases (issue 4): segments and their members, which segments may buy which
+Portal purchases: segments and their members, which segments may buy which
 certificate type, processed Stripe event ids, and the certificate's PaymentIntent,
 confirmation-link token hash and refund.
 """

@@ -42,6 +42,7 @@ from giftcerts.api.errors import (
     dumps,
     error_body,
     error_headers,
+    http_status,
     error_response,
 )
 from giftcerts.api.idempotency import Reply
@@ -159,7 +160,7 @@ def _validate(build):
 # --- running it ----------------------------------------------------------------------------
 
 def _error_reply(exc: DomainError, op: Operation) -> Reply:
-    return Reply(exc.http_status, dumps(error_body(exc, field_aliases=op.field_aliases)), error_headers(exc))
+    return Reply(http_status(exc), dumps(error_body(exc, field_aliases=op.field_aliases)), error_headers(exc))
 
 
 @contextmanager

@@ -1,9 +1,10 @@
 """Every API error is `{"error": {"code", "message"}}` (+ "fields" for validation errors).
 
-Domain errors from `giftcerts.core` carry their own stable `code` and `http_status`; the
-few errors that only exist at the HTTP edge (malformed JSON, oversized bodies, a reused
-idempotency key, a wrong method) are defined here the same way, so one function turns
-any of them into a response.
+Domain errors from `giftcerts.core` carry their own stable `code`; which HTTP status each
+code is answered with is decided here (`STATUS`), so core says what went wrong and only the
+API knows HTTP. The few errors that only exist at the HTTP edge (malformed JSON, oversized
+bodies, a reused idempotency key, a wrong method) are defined here as domain errors too, so
+one function turns any of them into a response.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ from giftcerts.core.errors import (
     InvalidTransition,
     NotFound,
     NotSignedIn,
+    PermissionDenied,
     RateLimited,
     ValidationError,
 )
+from giftcerts.core.certificate_types import NotEligible
+from giftcerts.core.purchases import PaymentMismatch, PortalUnavailable
+from giftcerts.core.widget import WidgetSessionExpired
+from giftcerts.payments.checkout import RefundFailed
 
 JSON = "application/json"
 
 
 class InvalidJson(DomainError):
     code = "invalid_json"
-    http_status = 400
 
     def __init__(self, message: str = "The request body is not valid JSON."):
         super().__init__(message)
@@ -39,12 +44,10 @@ class InvalidJson(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
-    http_status = 413
 
 
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
-    http_status = 422
 
     def __init__(self):
         super().__init__("This Idempotency-Key was already used with a different request. "
@@ -53,7 +56,6 @@ class IdempotencyKeyReused(DomainError):
 
 class MethodNotAllowed(DomainError):
     code = "method_not_allowed"
-    http_status = 405
 
     def __init__(self, allowed: list[str]):
         super().__init__(f"This endpoint accepts {', '.join(allowed)}.")
@@ -67,7 +69,6 @@ class Unauthenticated(NotSignedIn):
 
 class InternalError(DomainError):
     code = "internal_error"
-    http_status = 500
 
     def __init__(self):
         super().__init__("Something went wrong on our side. The request was not applied; try again.")
@@ -78,16 +79,47 @@ class ServiceUnavailable(DomainError):
     rather than let through uncounted."""
 
     code = "unavailable"
-    http_status = 503
     retry_after = 5
 
     def __init__(self):
         super().__init__("The service is briefly unavailable. The request was not applied; try again in a few seconds.")
 
 
+# The HTTP status each error code is answered with; a code not listed is a 400.
+STATUS: dict[str, int] = {
+    DomainError.code: 400,
+    ValidationError.code: 422,
+    NotFound.code: 404,
+    InvalidCode.code: 404,
+    InvalidTransition.code: 409,
+    CertificateExpired.code: 409,
+    PermissionDenied.code: 403,
+    NotSignedIn.code: 401,
+    RateLimited.code: 429,
+    ExceedsOrderTotal.code: 409,
+    CurrencyMismatch.code: 409,
+    Conflict.code: 409,
+    NotEligible.code: 403,
+    PortalUnavailable.code: 403,
+    PaymentMismatch.code: 409,
+    WidgetSessionExpired.code: 401,
+    RefundFailed.code: 502,
+    InvalidJson.code: 400,
+    PayloadTooLarge.code: 413,
+    IdempotencyKeyReused.code: 422,
+    MethodNotAllowed.code: 405,
+    InternalError.code: 500,
+    ServiceUnavailable.code: 503,
+}
+
+
+def http_status(exc: DomainError) -> int:
+    return STATUS.get(exc.code, STATUS[DomainError.code])
+
+
 # The catalogue the docs and the OpenAPI document are generated from: code -> (status, meaning).
 CATALOGUE: dict[str, tuple[int, str]] = {
-    cls.code: (cls.http_status, meaning)
+    cls.code: (STATUS[cls.code], meaning)
     for cls, meaning in [
         (Unauthenticated, "No API key, or an unknown or revoked one."),
         (InvalidJson, "The body is not JSON, or nests arrays and objects more than 32 levels deep."),
@@ -133,5 +165,5 @@ def dumps(payload: dict) -> str:
 
 
 def error_response(exc: DomainError, *, field_aliases: dict[str, str] | None = None) -> Response:
-    return Response(dumps(error_body(exc, field_aliases=field_aliases)), status_code=exc.http_status,
+    return Response(dumps(error_body(exc, field_aliases=field_aliases)), status_code=http_status(exc),
                     media_type=JSON, headers=error_headers(exc))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from sqlmodel import Session, select
 from giftcerts import config, db
 from giftcerts.clock import utcnow
 from giftcerts.core.errors import NotSignedIn, PermissionDenied, ValidationError
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import Job, SignInRecord, StaffRole, StaffSession, StaffUser, Workspace
 
@@ -47,10 +47,6 @@ _ANY_ADDRESS = ""  # the SignInRecord that counts an email's failures from every
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both cases take the same time.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core.accounts import hash_token
-from giftcerts.core.errors import NotFound
+from giftcerts.core.tokens import hash_token
+from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.validation import clean_text
 from giftcerts.models import ApiKey, Workspace
 
@@ -149,10 +149,8 @@ def touch(session: Session, *, key_id: int, now: datetime | None = None) -> None
                 _cache[key_hash] = (read_at, replace(key, last_used_at=now))
 
 
-def revoke(session: Session, workspace: Workspace, *, key_id: int, now: datetime | None = None) -> ApiKey:
-    key = session.exec(select(ApiKey).where(ApiKey.id == key_id, ApiKey.workspace_id == workspace.id)).first()
-    if key is None:
-        raise NotFound("API key not found.")
+def revoke(session: Session, workspace: Workspace, *, key_id: int | str, now: datetime | None = None) -> ApiKey:
+    key = get_in_workspace(session, ApiKey, workspace.id, key_id, not_found="API key not found.")
     if key.revoked_at is None:
         key.revoked_at = now or utcnow()
         session.add(key)  # this process forgets it at the flush (see _changed)

@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, expiry, money, outbox
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import format_code, generate_code
-from giftcerts.core.ids import parse_id
-from giftcerts.core.errors import CertificateExpired, InvalidTransition, NotFound, ValidationError
+from giftcerts.core.scoped import get_in_workspace
+from giftcerts.core.errors import CertificateExpired, InvalidTransition, ValidationError
 from giftcerts.core.validation import REASON_MAX, clean_email, clean_message, clean_name, clean_text
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
 
@@ -111,13 +111,7 @@ def _amount(workspace: Workspace, amount: str | int | None, errors: dict[str, st
 
 def get_certificate(session: Session, *, workspace_id: int, certificate_id: int) -> Certificate:
     """A certificate of this workspace; another workspace's id is simply not found."""
-    cert_id = parse_id(certificate_id)
-    cert = None if cert_id is None else session.exec(
-        select(Certificate).where(Certificate.id == cert_id, Certificate.workspace_id == workspace_id)
-    ).first()
-    if cert is None:
-        raise NotFound("Certificate not found.")
-    return cert
+    return get_in_workspace(session, Certificate, workspace_id, certificate_id, not_found="Certificate not found.")
 
 
 def issue_certificate(

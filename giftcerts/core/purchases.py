@@ -10,7 +10,6 @@ are made by giftcerts.payments.checkout, which calls these functions around each
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -21,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.core import lifecycle, money, segments, workspaces
+from giftcerts.core import certificate_types, lifecycle, money, segments, workspaces
 from giftcerts.core.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from giftcerts.core.lifecycle import CertificateInput
 from giftcerts.core.segments import Visitor
+from giftcerts.core.tokens import hash_token
 from giftcerts.models import Certificate, CertificateSource, CertificateStatus, CertificateType, StripeEvent, Workspace
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ CLEANUP_ACTOR = "system"
 
 class PortalUnavailable(DomainError):
     code = "portal_disabled"
-    http_status = 403
 
     def __init__(self, message: str = "Gift certificates are not on sale here at the moment."):
         super().__init__(message)
@@ -46,7 +45,6 @@ class PaymentMismatch(DomainError):
     """A payment whose amount, currency or certificate does not match ours: never activates."""
 
     code = "payment_mismatch"
-    http_status = 409
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ def validate_purchase(
     for convenience; this is the check that counts)."""
     if not workspace.portal_enabled:
         raise PortalUnavailable()
-    offered = segments.list_types(session, workspace.id, active_only=True)
+    offered = certificate_types.list_types(session, workspace.id, active_only=True)
     errors: dict[str, str] = {}
     try:
         fields = lifecycle.validate_input(
@@ -93,12 +91,13 @@ def validate_purchase(
             errors.setdefault("certificate_type", "Choose a gift certificate.")
         elif "purchaser_email" not in errors:
             email = fields.purchaser_email if fields else (purchaser_email or "")
-            ctype = segments.check_can_buy(session, workspace, certificate_type_id,
-                                           Visitor(email=email, market=market_code))
+            ctype = certificate_types.check_can_buy(session, workspace, certificate_type_id,
+                                                    Visitor(email=email, market=market_code))
     elif certificate_type_id not in (None, "", 0, "0"):
-        raise segments.NotEligible("This certificate is not available. Please choose one of the certificates shown.")
+        raise certificate_types.NotEligible(
+            "This certificate is not available. Please choose one of the certificates shown.")
     if ctype is not None and "amount" not in errors and fields is not None:
-        low, high = segments.bounds(workspace, ctype)
+        low, high = certificate_types.bounds(workspace, ctype)
         try:
             money.check_bounds(fields.amount_cents, minimum=low, maximum=high, currency=workspace.currency)
         except ValidationError as exc:
@@ -107,10 +106,6 @@ def validate_purchase(
         raise ValidationError(errors)
     return PurchaseRequest(fields=fields, certificate_type_id=ctype.id if ctype else None,
                            type_name=ctype.name if ctype else "", market=market_code)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_pending(session: Session, workspace: Workspace, request: PurchaseRequest, *,

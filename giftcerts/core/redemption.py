@@ -34,10 +34,11 @@ from sqlmodel import Session, select
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
 from giftcerts.core import activity, lifecycle, money, outbox
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
 from giftcerts.core.ids import parse_id
+from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.errors import (
     CertificateExpired,
     Conflict,
@@ -108,14 +109,7 @@ def get_order(session: Session, *, workspace_id: int, order_id: int | str | None
 
     `lock`: hold the order's row until the transaction ends (PostgreSQL; SQLite serialises
     writers anyway), so that every redemption locks the order before the certificate."""
-    oid = parse_id(order_id)
-    if oid is None:
-        raise NotFound("Order not found.")
-    query = select(Order).where(Order.id == oid, Order.workspace_id == workspace_id)
-    order = session.exec(query.with_for_update() if lock else query).first()
-    if order is None:
-        raise NotFound("Order not found.")
-    return order
+    return get_in_workspace(session, Order, workspace_id, order_id, not_found="Order not found.", lock=lock)
 
 
 def order_redemptions(session: Session, order: Order) -> list[tuple[Redemption, Certificate]]:
@@ -519,15 +513,7 @@ def _lines(session: Session, params: dict) -> list[Line]:
 
 
 def get_redemption(session: Session, *, workspace_id: int, redemption_id: int | str | None) -> Redemption:
-    rid = parse_id(redemption_id)
-    if rid is None:
-        raise NotFound("Redemption not found.")
-    red = session.exec(
-        select(Redemption).where(Redemption.id == rid, Redemption.workspace_id == workspace_id)
-    ).first()
-    if red is None:
-        raise NotFound("Redemption not found.")
-    return red
+    return get_in_workspace(session, Redemption, workspace_id, redemption_id, not_found="Redemption not found.")
 
 
 def release(session: Session, workspace: Workspace, *, redemption_id: int | str | None, actor: str,

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
 from giftcerts.core import redemption, workspaces
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.errors import DomainError, InvalidTransition
 from giftcerts.models import Certificate, Order, Redemption, RedemptionStatus, WidgetSession, Workspace
 
@@ -25,7 +25,6 @@ MESSAGE_TYPE = "giftcerts:redeemed"
 
 class WidgetSessionExpired(DomainError):
     code = "session_expired"
-    http_status = 401
 
     def __init__(self, message: str = "This checkout session has expired. Reload the booking page to continue."):
         super().__init__(message)

@@ -181,14 +181,10 @@ def stop_on_signal(stop: threading.Event):
 
 def retry_job(session, *, workspace_id: int, job_id) -> Job:
     """Staff's "Retry": a failed (or waiting) job of this workspace runs again now, with fresh attempts."""
-    from giftcerts.core.errors import InvalidTransition, NotFound
-    from giftcerts.core.ids import parse_id
+    from giftcerts.core.errors import InvalidTransition
+    from giftcerts.core.scoped import get_in_workspace
 
-    jid = parse_id(job_id)
-    job = None if jid is None else session.exec(
-        select(Job).where(Job.id == jid, Job.workspace_id == workspace_id)).first()
-    if job is None:
-        raise NotFound("Job not found.")
+    job = get_in_workspace(session, Job, workspace_id, job_id, not_found="Job not found.")
     moved = session.execute(
         sa.update(Job).where(Job.id == job.id, Job.status.in_([JobStatus.FAILED.value, JobStatus.QUEUED.value]))
         .values(status=JobStatus.QUEUED.value, attempts=0, run_after=utcnow(), finished_at=None, locked_by=None)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.core.errors import NotFound, ValidationError
-from giftcerts.core.ids import parse_id
+from giftcerts.core.errors import ValidationError
+from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import ACTION_TRIGGERS, Action, Workspace
 from giftcerts.notify import templates
@@ -43,12 +43,7 @@ def enabled_for(session: Session, *, workspace_id: int, trigger: str) -> list[Ac
 
 
 def get_action(session: Session, *, workspace_id: int, action_id) -> Action:
-    aid = parse_id(action_id)
-    action = None if aid is None else session.exec(
-        select(Action).where(Action.id == aid, Action.workspace_id == workspace_id)).first()
-    if action is None:
-        raise NotFound("Action not found.")
-    return action
+    return get_in_workspace(session, Action, workspace_id, action_id, not_found="Action not found.")
 
 
 @dataclass(frozen=True)

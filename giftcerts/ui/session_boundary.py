@@ -16,7 +16,6 @@ also forgotten as soon as the tab is on another page: a state lists them in
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from functools import lru_cache
 
 from reflex.middleware import Middleware
@@ -25,6 +24,7 @@ from reflex.state import BaseState, State
 from giftcerts import db
 from giftcerts.web.sessions import token_from_cookies
 from giftcerts.core import accounts
+from giftcerts.core.tokens import hash_token
 from giftcerts.ui.auth_state import AuthState
 
 _HYDRATE_HANDLERS = ("hydrate", "hydrate_and_load")
@@ -47,7 +47,7 @@ def _descendants(cls: type[BaseState]) -> list[type[BaseState]]:
 def session_fingerprint(cookie_header: str) -> str:
     """Which staff session a cookie header carries ("" for none), without keeping the token."""
     token = token_from_cookies(cookie_header)
-    return hashlib.sha256(token.encode()).hexdigest() if token else ""
+    return hash_token(token) if token else ""
 
 
 def _session_is_live(cookie_header: str) -> bool:

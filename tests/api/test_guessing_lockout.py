@@ -1,4 +1,4 @@
-"""Strangers cannot lock a workspace out of its own certificates (issue 13, finding 2).
+"""Strangers cannot lock a workspace out of its own certificates.
 
 Widget sessions are handed out by every booking checkout, so anyone can guess codes in the
 widget. They spend only budgets of their own (per widget session, per address, per /24 or
@@ -20,8 +20,8 @@ from giftcerts.web import throttle
 from giftcerts.core import accounts, redemption
 from giftcerts.models import Action, Certificate, GuessingAlert, Job, Workspace
 from giftcerts.notify import actions
-from giftcerts.ui.pages import overview
-from giftcerts.ui.pages.widget import WidgetState
+from giftcerts.ui.dashboard import overview
+from giftcerts.ui.widget.redeem import WidgetState
 from tests.api.conftest import assert_error
 from tests.factories import PASSWORD, make_staff
 from tests.test_widget_state import call

@@ -21,7 +21,7 @@ from giftcerts.web import sessions
 from giftcerts.web.sessions import OUTCOME_COOKIE, SESSION_COOKIE, outcome_from_cookies, token_from_cookies
 from giftcerts.core import accounts
 from giftcerts.models import StaffRole, StaffSession
-from giftcerts.ui.pages.login import refusal
+from giftcerts.ui.dashboard.login import refusal
 from tests.factories import PASSWORD, make_staff, make_workspace
 
 ORIGIN = "https://gifts.example.com"

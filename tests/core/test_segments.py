@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from giftcerts import db
-from giftcerts.core import purchases, segments
+from giftcerts.core import certificate_types, purchases, segments
+from giftcerts.core.certificate_types import NotEligible
 from giftcerts.core.errors import ValidationError
-from giftcerts.core.segments import NotEligible, Visitor
+from giftcerts.core.segments import Visitor
 from tests.factories import make_workspace
 
 
@@ -22,18 +23,18 @@ def catalogue(db_url):
                                         members_text="vip@example.com\ncorp.example")
         us = segments.save_segment(s, ws, name="United States", kind="market", market_code="us")
         de = segments.save_segment(s, ws, name="Germany", kind="market", market_code="DE")
-        everyone = segments.save_type(s, ws, name="Travel credit")
-        type_x = segments.save_type(s, ws, name="Type X", segment_ids=[group_a.id])
-        us_only = segments.save_type(s, ws, name="US tours", segment_ids=[us.id])
-        de_only = segments.save_type(s, ws, name="Deutschland-Reisen", segment_ids=[de.id])
-        retired = segments.save_type(s, ws, name="Retired", active=False)
+        everyone = certificate_types.save_type(s, ws, name="Travel credit")
+        type_x = certificate_types.save_type(s, ws, name="Type X", segment_ids=[group_a.id])
+        us_only = certificate_types.save_type(s, ws, name="US tours", segment_ids=[us.id])
+        de_only = certificate_types.save_type(s, ws, name="Deutschland-Reisen", segment_ids=[de.id])
+        retired = certificate_types.save_type(s, ws, name="Retired", active=False)
     return {"url": db_url, "ws": ws, "everyone": everyone, "x": type_x, "us": us_only, "de": de_only,
             "retired": retired, "group_a": group_a}
 
 
 def offered(c, **visitor) -> list[str]:
     with db.read_session(c["url"]) as s:
-        return [t.name for t in segments.available_types(s, c["ws"], Visitor(**visitor))]
+        return [t.name for t in certificate_types.available_types(s, c["ws"], Visitor(**visitor))]
 
 
 def test_a_customer_of_group_a_sees_type_x_and_a_stranger_does_not(catalogue):
@@ -90,8 +91,8 @@ def test_when_a_workspace_sells_types_one_must_be_chosen(catalogue):
 def test_a_types_narrower_bounds_apply_at_payment_time(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s, slug="bounds")
-        safari = segments.save_type(s, ws, name="Safari", min_amount="250", max_amount="500")
-        assert segments.bounds(ws, safari) == (25000, 50000)
+        safari = certificate_types.save_type(s, ws, name="Safari", min_amount="250", max_amount="500")
+        assert certificate_types.bounds(ws, safari) == (25000, 50000)
         with pytest.raises(ValidationError) as refused:
             purchases.validate_purchase(s, ws, certificate_type_id=safari.id, amount="100", purchaser_name="P",
                                         purchaser_email="p@example.com", recipient_name="R",
@@ -102,12 +103,12 @@ def test_a_types_narrower_bounds_apply_at_payment_time(db_url):
 def test_a_types_amounts_are_read_in_the_workspaces_number_format(db_url):
     with db.write_session(db_url) as s:
         ws = make_workspace(s, slug="format", locale="de_DE")
-        safari = segments.save_type(s, ws, name="Safari", min_amount="250,50", max_amount="1.000",
-                                    preset_amounts="300,50; 500")
+        safari = certificate_types.save_type(s, ws, name="Safari", min_amount="250,50", max_amount="1.000",
+                                             preset_amounts="300,50; 500")
         assert (safari.min_amount_cents, safari.max_amount_cents) == (25050, 100000)
-        assert segments.presets(ws, safari) == [30050, 50000]
+        assert certificate_types.presets(ws, safari) == [30050, 50000]
         with pytest.raises(ValidationError) as refused:
-            segments.save_type(s, ws, name="Cruise", min_amount="250.50")
+            certificate_types.save_type(s, ws, name="Cruise", min_amount="250.50")
         assert "Write the minimum amount as 250,50" in refused.value.errors["min_amount"]
 
 
@@ -122,8 +123,8 @@ def test_segment_and_type_forms_report_every_problem(db_url):
             segments.save_segment(s, ws, name="Also US", kind="market", market_code="us")
         assert "market_code" in dup.value.errors
         with pytest.raises(ValidationError) as bad_type:
-            segments.save_type(s, ws, name="T", accent_color="red", image_url="javascript:alert(1)",
-                               min_amount="10", max_amount="5", preset_amounts="abc")
+            certificate_types.save_type(s, ws, name="T", accent_color="red", image_url="javascript:alert(1)",
+                                        min_amount="10", max_amount="5", preset_amounts="abc")
         assert {"accent_color", "image_url", "min_amount", "max_amount", "preset_amounts"} <= set(bad_type.value.errors)
 
 
@@ -132,8 +133,8 @@ def test_another_workspaces_segments_cannot_be_attached(db_url):
         mine, theirs = make_workspace(s, slug="mine"), make_workspace(s, slug="theirs")
         foreign = segments.save_segment(s, theirs, name="Theirs", kind="market", market_code="XX")
         with pytest.raises(Exception):
-            segments.save_type(s, mine, name="T", segment_ids=[foreign.id])
-        assert segments.list_types(s, mine.id) == []
+            certificate_types.save_type(s, mine, name="T", segment_ids=[foreign.id])
+        assert certificate_types.list_types(s, mine.id) == []
 
 
 def test_deleting_a_segment_lifts_its_restriction(catalogue):

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from giftcerts import db
 from giftcerts.clock import format_date, utcnow
-from giftcerts.core import delivery, documents, expiry, lifecycle, redemption, segments, workspaces
+from giftcerts.core import certificate_types, delivery, documents, expiry, lifecycle, redemption, workspaces
 from giftcerts.core.codes import format_code
 from giftcerts.documents import pdf, routes, store
 from giftcerts.models import Certificate, CertificateDocument, Workspace
@@ -170,7 +170,7 @@ def test_changing_what_the_pdf_prints_renders_it_again(db_url, monkeypatch):
     monkeypatch.setenv("REFLEX_DB_URL", db_url)
     with db.write_session(db_url) as s:
         ws = make_workspace(s)
-        kind = segments.save_type(s, ws, name="Safari credit", accent_color="#b45309")
+        kind = certificate_types.save_type(s, ws, name="Safari credit", accent_color="#b45309")
         cert = make_certificate(s, ws)
         cert.certificate_type_id = kind.id
         s.add(cert)
@@ -178,7 +178,8 @@ def test_changing_what_the_pdf_prints_renders_it_again(db_url, monkeypatch):
     for c in (cert, untouched):
         _rendered_and_stored(db_url, c)
     with db.write_session(db_url) as s:
-        segments.save_type(s, s.get(Workspace, ws.id), type_id=kind.id, name="Glacier credit", accent_color="#0f766e")
+        certificate_types.save_type(s, s.get(Workspace, ws.id), type_id=kind.id, name="Glacier credit",
+                                    accent_color="#0f766e")
     assert "Glacier credit" in _served_text(db_url, cert)
     with db.write_session(db_url) as s:
         workspace = s.get(Workspace, ws.id)

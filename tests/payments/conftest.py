@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from giftcerts import db, ratelimit
-from giftcerts.core import segments
+from giftcerts.core import certificate_types, segments
 from giftcerts.models import Certificate, Workspace
 from giftcerts.payments.gateway import CardReference
 from tests.factories import make_workspace
@@ -39,8 +39,8 @@ def shop(db_url, stripe_env, monkeypatch):
         ws = make_workspace(s, slug="alpine")
         partners = segments.save_segment(s, ws, name="Partners", kind="customer_group",
                                          members_text="partner.example")
-        open_type = segments.save_type(s, ws, name="Travel credit", preset_amounts="50, 100")
-        partner_type = segments.save_type(s, ws, name="Partner credit", segment_ids=[partners.id])
+        open_type = certificate_types.save_type(s, ws, name="Travel credit", preset_amounts="50, 100")
+        partner_type = certificate_types.save_type(s, ws, name="Partner credit", segment_ids=[partners.id])
     return {"url": db_url, "ws": ws, "open": open_type, "partner": partner_type}
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import activity, lifecycle, purchases, segments
+from giftcerts.core import activity, certificate_types, lifecycle, purchases
 from giftcerts.core.errors import InvalidTransition, ValidationError
 from giftcerts.models import Certificate, Workspace
 from giftcerts.payments import checkout, gateway
@@ -115,7 +115,7 @@ def test_the_server_validates_every_purchase_whatever_the_page_sent(shop, stripe
 
 
 def test_a_crafted_purchase_of_a_restricted_type_is_refused(shop, stripe_env):
-    with pytest.raises(segments.NotEligible) as refused:
+    with pytest.raises(certificate_types.NotEligible) as refused:
         checkout.pay(slug="alpine", form=form(certificate_type=str(shop["partner"].id)), market="",
                      card=card(stripe_env))
     assert "reserved for selected customers" in refused.value.message
@@ -129,8 +129,8 @@ def test_a_crafted_purchase_of_a_restricted_type_is_refused(shop, stripe_env):
 def test_a_type_of_another_workspace_cannot_be_bought_here(shop, stripe_env):
     with db.write_session(shop["url"]) as s:
         from tests.factories import make_workspace
-        theirs = segments.save_type(s, make_workspace(s, slug="elsewhere"), name="Theirs")
-    with pytest.raises(segments.NotEligible):
+        theirs = certificate_types.save_type(s, make_workspace(s, slug="elsewhere"), name="Theirs")
+    with pytest.raises(certificate_types.NotEligible):
         checkout.pay(slug="alpine", form=form(certificate_type=str(theirs.id)), market="", card=card(stripe_env))
 
 

@@ -16,7 +16,8 @@ from reflex.istate.data import RouterData
 
 from giftcerts import db
 from giftcerts.models import Certificate, Workspace
-from giftcerts.ui.pages.portal import ConfirmationState, PortalState
+from giftcerts.ui.portal.confirmation import ConfirmationState
+from giftcerts.ui.portal.purchase import PortalState
 from tests.payments.conftest import DECLINED_CARD, card, form
 
 import giftcerts.giftcerts  # noqa: F401  (registers every page State)

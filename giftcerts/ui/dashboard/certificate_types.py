@@ -7,14 +7,14 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import money, segments
+from giftcerts.core import certificate_types, money, segments
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, text_field,
-                                     textarea_field)
+from giftcerts.ui.components.elements import data_table, empty_state, field_error, loading, text_field, textarea_field
+from giftcerts.ui.components.layout import dashboard_page
 
 EMPTY_FORM = {"name": "", "description": "", "accent_color": "", "image_url": "", "preset_amounts": "",
               "min_amount": "", "max_amount": "", "active": "on"}
@@ -42,20 +42,21 @@ class CertificateTypesState(AuthState):
         with db.read_session() as session:
             all_segments = segments.list_segments(session, ws.id)
             names = {s.id: s.name for s in all_segments}
-            allowed = segments.type_segment_ids(session, ws.id)
-            rows = segments.list_types(session, ws.id)
+            allowed = certificate_types.type_segment_ids(session, ws.id)
+            rows = certificate_types.list_types(session, ws.id)
         self.currency = ws.currency
         self.bounds = (f"Workspace bounds: {money.format_money(ws.min_amount_cents, ws.currency)} to "
                        f"{money.format_money(ws.max_amount_cents, ws.currency)}")
         self.segment_options = [{"id": str(s.id), "name": s.name, "kind": _kind_label(s.kind)} for s in all_segments]
         self.types = []
         for t in rows:
-            low, high = segments.bounds(ws, t)
+            low, high = certificate_types.bounds(ws, t)
             who = sorted(names[sid] for sid in allowed.get(t.id, ()) if sid in names)
             self.types.append({
                 "id": str(t.id), "name": t.name, "description": t.description,
                 "accent": t.accent_color or "var(--gray-8)",
-                "amounts": ", ".join(money.format_money(v, ws.currency) for v in segments.presets(ws, t)) or "—",
+                "amounts": ", ".join(money.format_money(v, ws.currency)
+                                     for v in certificate_types.presets(ws, t)) or "—",
                 "bounds": f"{money.format_money(low, ws.currency)} – {money.format_money(high, ws.currency)}",
                 "who": ", ".join(who) if who else "Everyone",
                 "status": "On sale" if t.active else "Not on sale",
@@ -87,8 +88,8 @@ class CertificateTypesState(AuthState):
             principal = self._guard(owner=True)
             ws = self._workspace(principal)
             with db.read_session() as session:
-                t = segments.get_type(session, ws.id, str(type_id)[:12])
-                chosen = sorted(segments.type_segment_ids(session, ws.id).get(t.id, set()))
+                t = certificate_types.get_type(session, ws.id, str(type_id)[:12])
+                chosen = sorted(certificate_types.type_segment_ids(session, ws.id).get(t.id, set()))
         except DomainError as exc:
             return self._refuse(exc)
         plain = lambda cents: present.amount_input(cents, ws.currency, ws.locale) if cents else ""  # noqa: E731
@@ -113,7 +114,7 @@ class CertificateTypesState(AuthState):
             principal = self._guard(owner=True)
             ws = self._workspace(principal)
             with db.write_session() as session:
-                segments.save_type(
+                certificate_types.save_type(
                     session, ws, type_id=self.editing or None,
                     name=str(form.get("name", ""))[:500], description=str(form.get("description", ""))[:5000],
                     accent_color=str(form.get("accent_color", ""))[:20], image_url=str(form.get("image_url", ""))[:600],

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from giftcerts.web import routes
-from giftcerts.ui.components import empty_state
+from giftcerts.ui.components.elements import empty_state
 
 
 def not_found_page() -> rx.Component:

@@ -1,4 +1,4 @@
-"""/portal/[workspace]: the public purchase portal, and its confirmation page.
+"""/portal/[workspace]: the public purchase portal (its confirmation page is `confirmation`).
 
 Public: no sign-in. The browser chooses and types; the server decides. Every handler works
 from the workspace in the URL and re-validates what it is sent (giftcerts.core.purchases):
@@ -11,78 +11,18 @@ the checkout in progress; nothing secret is sent to the browser.
 
 from __future__ import annotations
 
-import json
-from typing import ClassVar
-
 import reflex as rx
 
 from giftcerts import db, ratelimit
-from giftcerts.clock import format_date, wait_phrase
-from giftcerts.core import documents, money, purchases, segments
-from giftcerts.core.codes import format_code
+from giftcerts.clock import wait_phrase
+from giftcerts.core import certificate_types, money, purchases, segments
 from giftcerts.core.errors import DomainError, NotFound, ValidationError
 from giftcerts.core.segments import Visitor
 from giftcerts.core.validation import MESSAGE_MAX
-from giftcerts.models import CertificateStatus
 from giftcerts.payments import checkout, gateway
+from giftcerts.ui.portal.shell import message_page, shell
+from giftcerts.ui.portal.stripe_js import CARD_ELEMENT_ID, TOKENIZE_JS, authenticate_js, mount_card_js
 from giftcerts.web import routes
-
-CARD_ELEMENT_ID = "gc-card-element"
-
-
-def mount_card_js(js_url: str, publishable_key: str) -> str:
-    """Load Stripe.js (once), then mount a card Element into the page's card box."""
-    return """
-(async function (jsUrl, key, hostId) {
-  if (!window.Stripe) {
-    await new Promise(function (resolve, reject) {
-      var s = document.createElement("script");
-      s.src = jsUrl; s.onload = resolve;
-      s.onerror = function () { reject(new Error("Stripe.js could not be loaded")); };
-      document.head.appendChild(s);
-    });
-  }
-  var host = null;
-  for (var i = 0; i < 100 && !(host = document.getElementById(hostId)); i++) {
-    await new Promise(function (r) { setTimeout(r, 50); });
-  }
-  if (!host) return false;
-  if (!window.__gcStripe || window.__gcStripeKey !== key) {
-    window.__gcStripe = Stripe(key); window.__gcStripeKey = key;
-  }
-  if (window.__gcCard) { try { window.__gcCard.destroy(); } catch (e) {} }
-  host.innerHTML = "";
-  window.__gcCard = window.__gcStripe.elements().create("card", {hidePostalCode: false});
-  window.__gcCard.mount(host);
-  return true;
-})(%s, %s, %s)""" % (json.dumps(js_url), json.dumps(publishable_key), json.dumps(CARD_ELEMENT_ID))
-
-
-TOKENIZE_JS = """
-(async function () {
-  try {
-    if (!window.__gcStripe || !window.__gcCard) return {error: "The card form is still loading. Please try again."};
-    var r = await window.__gcStripe.createToken(window.__gcCard);
-    if (r.error) return {error: r.error.message || "Please check your card details."};
-    return {token: r.token.id, card: r.token.card ? r.token.card.id : ""};
-  } catch (e) {
-    return {error: "Please enter your card details."};
-  }
-})()"""
-
-
-def authenticate_js(client_secret: str) -> str:
-    """3-D Secure: Stripe.js shows the card issuer's step, then we ask the server how it went."""
-    return """
-(async function (secret) {
-  try {
-    var r = await window.__gcStripe.confirmCardPayment(secret);
-    if (r.error) return {error: r.error.message || "The card could not be authenticated."};
-    return {status: r.paymentIntent ? r.paymentIntent.status : ""};
-  } catch (e) {
-    return {error: "The card could not be authenticated."};
-  }
-})(%s)""" % json.dumps(client_secret)
 
 
 def _amount_label(cents: int, currency: str) -> str:
@@ -124,40 +64,23 @@ class PortalState(rx.State):
     # --- what the visitor sees --------------------------------------------------------------
 
     def _offer(self, session, ws) -> None:
-        """The types this visitor may buy (by purchaser email and market) and the amounts for the chosen one."""
-        visitor = Visitor(email=self.purchaser_email, market=self.market)
-        offered = segments.available_types(session, ws, visitor)
-        self.has_types = bool(segments.list_types(session, ws.id, active_only=True))
+        """Show what core decides this visitor is offered (by purchaser email and market)."""
+        offer = certificate_types.offer(session, ws, Visitor(email=self.purchaser_email, market=self.market),
+                                        type_id=self.selected_type, amount=self.amount)
+        self.has_types = offer.sells_types
         self.types = [{
-            "id": str(t.id), "name": t.name, "description": t.description,
-            "accent": t.accent_color or "var(--accent-9)", "image": t.image_url,
-            "from": _amount_label(segments.bounds(ws, t)[0], ws.currency),
-        } for t in offered]
-        ids = [t["id"] for t in self.types]
-        if self.selected_type and self.selected_type not in ids:
+            "id": str(t.ctype.id), "name": t.ctype.name, "description": t.ctype.description,
+            "accent": t.ctype.accent_color or "var(--accent-9)", "image": t.ctype.image_url,
+            "from": _amount_label(t.from_cents, ws.currency),
+        } for t in offer.types]
+        if offer.withdrawn:
             self.type_notice = "The certificate you chose is not available for this email address or market."
-            self.selected_type = ""
-        if not self.selected_type and ids:
-            self.selected_type = ids[0]
-        ctype = segments.get_type(session, ws.id, self.selected_type) if self.selected_type else None
-        low, high = segments.bounds(ws, ctype)
+        self.selected_type = str(offer.chosen.id) if offer.chosen else ""
         self.presets = [{"value": money.format_plain(v, ws.currency, locale=ws.locale),
-                         "label": _amount_label(v, ws.currency)}
-                        for v in segments.presets(ws, ctype)]
-        self.bounds_text = (f"Any amount from {money.format_money(low, ws.currency)} to "
-                            f"{money.format_money(high, ws.currency)}")
-        self._check_amount(ws, ctype)
-
-    def _check_amount(self, ws, ctype) -> None:
-        self.amount_error = ""
-        if not self.amount.strip():
-            return
-        low, high = segments.bounds(ws, ctype)
-        try:
-            cents = money.parse_amount(self.amount, ws.currency, locale=ws.locale)
-            money.check_bounds(cents, minimum=low, maximum=high, currency=ws.currency)
-        except ValidationError as exc:
-            self.amount_error = exc.message
+                         "label": _amount_label(v, ws.currency)} for v in offer.presets]
+        self.bounds_text = (f"Any amount from {money.format_money(offer.low, ws.currency)} to "
+                            f"{money.format_money(offer.high, ws.currency)}")
+        self.amount_error = offer.amount_error
 
     def _refresh_offer(self) -> None:
         with db.read_session() as session:
@@ -349,117 +272,6 @@ class PortalState(rx.State):
         self._confirmation_token = ""
         self.working = False
         self.pay_error = outcome.message or "The payment did not go through."
-
-
-# --- confirmation ---------------------------------------------------------------------------------
-
-class ConfirmationState(rx.State):
-    phase: str = "loading"  # loading | ready | pending | cancelled | voided | not_found
-    shop_name: str = ""
-    code: str = ""
-    amount: str = ""
-    type_name: str = ""
-    recipient_name: str = ""
-    recipient_email: str = ""
-    purchaser_email: str = ""
-    message: str = ""
-    expires: str = ""
-    pdf_href: str = ""
-    checks: int = 0
-    # The code and the download link stay on the confirmation page (giftcerts.ui.session_boundary).
-    one_view_secrets: ClassVar[tuple[str, ...]] = ("code", "pdf_href", "recipient_email", "purchaser_email",
-                                                   "message")
-    one_view_route: ClassVar[str] = routes.PORTAL_CONFIRMATION
-
-    def _load(self) -> None:
-        slug = str(self.router.page.params.get("workspace", ""))[:63]
-        token = str(self.router.url.query_parameters.get("token", ""))[:100]
-        try:
-            with db.read_session() as session:
-                ws, cert = purchases.confirmation(session, slug=slug, token=token)
-                type_name = purchases.type_label(session, cert)
-            if cert.status == CertificateStatus.PENDING.value and cert.stripe_payment_intent_id:
-                try:  # the webhook may be late: ask Stripe ourselves
-                    cert = checkout.settle_from_stripe(cert.stripe_payment_intent_id) or cert
-                except (gateway.GatewayError, gateway.PaymentsNotConfigured):
-                    pass
-        except NotFound:
-            self.phase = "not_found"
-            return
-        self.shop_name = ws.name
-        self.amount = money.format_money(cert.amount_cents, cert.currency)
-        self.type_name = type_name
-        self.recipient_name, self.recipient_email = cert.recipient_name, cert.recipient_email
-        self.purchaser_email, self.message = cert.purchaser_email, cert.message
-        if cert.status == CertificateStatus.PENDING.value:
-            self.phase, self.code, self.expires = "pending", "", ""
-        elif cert.activated_at is None:
-            self.phase, self.code, self.expires = "cancelled", "", ""
-        elif cert.status in (CertificateStatus.VOIDED.value, CertificateStatus.REFUNDING.value):
-            self.phase, self.code, self.expires = "voided", "", ""
-        else:
-            self.phase = "ready"
-            self.code = format_code(cert.code)
-            self.expires = format_date(cert.expires_at, ws.timezone)
-            with db.write_session() as session:  # the unguessable download link, made on first use
-                self.pdf_href = documents.pdf_path(session, cert)
-
-    @rx.event
-    def download_pdf(self):
-        if self.phase == "ready" and self.pdf_href:
-            return rx.download(url=self.pdf_href + "?download=1", filename=f"gift-certificate-{self.code}.pdf")
-
-    @rx.event
-    def on_load(self):
-        self.phase, self.checks = "loading", 0
-        self._load()
-        if self.phase == "pending":
-            return rx.call_script("new Promise(function (r) { setTimeout(function () { r(true); }, 1500); })",
-                                  callback=ConfirmationState.recheck)
-
-    @rx.event
-    def recheck(self, _result=None):
-        """While the payment is confirming: look again, for a minute at most."""
-        if self.phase != "pending" or self.checks >= 40:
-            return
-        self.checks += 1
-        self._load()
-        if self.phase == "pending":
-            return rx.call_script("new Promise(function (r) { setTimeout(function () { r(true); }, 1500); })",
-                                  callback=ConfirmationState.recheck)
-
-
-# --- pages ------------------------------------------------------------------------------------
-
-def _shell(*children, title=None) -> rx.Component:
-    return rx.box(
-        rx.el.header(
-            rx.hstack(
-                rx.icon("gift", size=22, color=rx.color("accent", 9), aria_hidden="true"),
-                rx.heading(title if title is not None else PortalState.shop_name, size="5", as_="p"),
-                align="center", spacing="2", max_width="760px", margin="0 auto", width="100%",
-            ),
-            style={"padding": "1rem 1.25rem", "border_bottom": f"1px solid {rx.color('gray', 5)}",
-                   "background": rx.color("accent", 2)},
-        ),
-        rx.el.main(
-            rx.vstack(*children, spacing="5", width="100%"),
-            style={"max_width": "760px", "margin": "0 auto", "padding": "1.5rem 1.25rem 3rem"},
-        ),
-        min_height="100vh",
-    )
-
-
-def _message_page(icon: str, heading: str, body: str) -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.icon(icon, size=40, color=rx.color("gray", 9), aria_hidden="true"),
-            rx.heading(heading, size="6", as_="h1", text_align="center"),
-            rx.text(body, size="3", color=rx.color("gray", 11), text_align="center"),
-            align="center", spacing="3", max_width="460px",
-        ),
-        padding="4rem 1rem", width="100%",
-    )
 
 
 def _label(text: str, html_for: str) -> rx.Component:
@@ -672,86 +484,13 @@ def _purchase_form() -> rx.Component:
 def portal_page() -> rx.Component:
     return rx.match(
         PortalState.phase,
-        ("ready", _shell(_purchase_form())),
-        ("not_found", _shell(_message_page("search-x", "Shop not found",
-                                           "There is no gift certificate shop at this address. Please check the "
-                                           "link you were given."), title="Gift certificates")),
-        ("disabled", _shell(_message_page("store", "Gift certificates are not available",
-                                          "This shop is not selling gift certificates online at the moment. "
-                                          "Please contact the tour operator directly."))),
-        rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading"),
-    )
-
-
-def _pdf_link() -> rx.Component:
-    c = ConfirmationState
-    return rx.hstack(
-        # The client-side router would take a plain link to the PDF route for a page: the click
-        # downloads through an event instead (the href stays for "copy link" and screen readers).
-        rx.el.a(rx.hstack(rx.icon("download", size=16), rx.text("Download PDF"), spacing="2", align="center"),
-                href=c.pdf_href + "?download=1", on_click=[rx.prevent_default, c.download_pdf],
-                style={"color": rx.color("accent", 11), "font_weight": "500"}),
-        rx.text("The certificate is also emailed to the recipient, and a receipt to ", c.purchaser_email, ".",
-                size="2", color=rx.color("gray", 11)),
-        spacing="4", align="center", wrap="wrap",
-    )
-
-
-def _confirmation_item(label: str, value, **props) -> rx.Component:
-    return rx.vstack(rx.text(label, size="1", color=rx.color("gray", 10), weight="medium"),
-                     rx.text(value, size="3", style={"overflow_wrap": "anywhere", "white_space": "pre-wrap"}, **props),
-                     spacing="0", align="start")
-
-
-def _confirmed() -> rx.Component:
-    c = ConfirmationState
-    return rx.vstack(
-        rx.callout("Thank you! Your payment was successful.", icon="circle-check", color_scheme="green",
-                   width="100%", role="status"),
-        rx.heading("Your gift certificate", size="6", as_="h1"),
-        rx.card(
-            rx.vstack(
-                rx.text("Redemption code", size="2", color=rx.color("gray", 11)),
-                rx.code(c.code, size="8", weight="bold", variant="ghost", id="certificate-code",
-                        aria_label="Redemption code", style={"letter_spacing": "0.08em"}),
-                rx.separator(size="4"),
-                rx.grid(
-                    _confirmation_item("Amount", c.amount, id="certificate-amount"),
-                    _confirmation_item("Recipient", c.recipient_name, id="certificate-recipient"),
-                    _confirmation_item("Recipient email", c.recipient_email),
-                    _confirmation_item("Valid until", c.expires, id="certificate-expires"),
-                    rx.cond(c.type_name != "", _confirmation_item("Certificate", c.type_name)),
-                    columns=rx.breakpoints(initial="1", sm="2"), spacing="4", width="100%",
-                ),
-                rx.cond(c.message != "", _confirmation_item("Personal message", c.message)),
-                spacing="3", width="100%", align="start",
-            ),
-            width="100%",
-        ),
-        _pdf_link(),
-        rx.text("Keep this code safe: it is redeemed in full on one booking. Enter it at checkout when booking.",
-                size="2", color=rx.color("gray", 11)),
-        spacing="4", width="100%", align="start",
-    )
-
-
-def confirmation_page() -> rx.Component:
-    c = ConfirmationState
-    return rx.match(
-        c.phase,
-        ("ready", _shell(_confirmed(), title=c.shop_name)),
-        ("pending", _shell(rx.center(rx.vstack(rx.spinner(size="3"),
-                                               rx.heading("Confirming your payment…", size="5", as_="h1"),
-                                               rx.text("This usually takes a few seconds.", size="2"),
-                                               align="center", spacing="3", role="status"),
-                                     padding="4rem 1rem", width="100%"), title=c.shop_name)),
-        ("cancelled", _shell(_message_page("circle-x", "This purchase was not completed",
-                                           "The payment did not go through, so no certificate was issued."),
-                             title=c.shop_name)),
-        ("voided", _shell(_message_page("ban", "This gift certificate was cancelled",
-                                        "It can no longer be redeemed. Please contact the tour operator if you "
-                                        "have questions."), title=c.shop_name)),
-        ("not_found", _shell(_message_page("search-x", "Confirmation not found",
-                                           "This confirmation link is not valid."), title="Gift certificates")),
+        ("ready", shell(_purchase_form(), title=PortalState.shop_name)),
+        ("not_found", shell(message_page("search-x", "Shop not found",
+                                         "There is no gift certificate shop at this address. Please check the "
+                                         "link you were given."), title="Gift certificates")),
+        ("disabled", shell(message_page("store", "Gift certificates are not available",
+                                        "This shop is not selling gift certificates online at the moment. "
+                                        "Please contact the tour operator directly."),
+                           title=PortalState.shop_name)),
         rx.center(rx.spinner(size="3"), min_height="60vh", aria_label="Loading"),
     )

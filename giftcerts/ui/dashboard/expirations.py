@@ -13,7 +13,8 @@ from giftcerts.core.errors import DomainError
 from giftcerts.core.ids import parse_id
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, native_select
+from giftcerts.ui.components.elements import empty_state, native_select
+from giftcerts.ui.components.layout import dashboard_page
 
 WINDOWS = [("30", "Next 30 days"), ("60", "Next 60 days"), ("90", "Next 90 days")]
 SHOWN = 200

@@ -10,8 +10,8 @@ from giftcerts.core import action_defaults, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.notify import actions, templates
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import (dashboard_page, data_table, empty_state, field_error, loading, native_select,
-                                     text_field)
+from giftcerts.ui.components.elements import data_table, empty_state, field_error, loading, native_select, text_field
+from giftcerts.ui.components.layout import dashboard_page
 
 TRIGGER_OPTIONS = list(actions.TRIGGERS.items())
 PLACEHOLDER_HELP = [{"name": "{{ " + k + " }}", "meaning": v} for k, v in templates.PLACEHOLDERS.items()]

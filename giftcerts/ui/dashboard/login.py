@@ -13,7 +13,8 @@ from giftcerts.clock import wait_phrase
 from giftcerts.core.accounts import SIGN_IN_FAILED
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import post_form, text_field
+from giftcerts.ui.components.elements import text_field
+from giftcerts.ui.components.layout import post_form
 
 
 def _wait(seconds: str) -> str:

@@ -19,7 +19,7 @@ from giftcerts import db
 from giftcerts.clock import wait_phrase
 from giftcerts.web import guessing, throttle
 from giftcerts.core import money, widget
-from giftcerts.core.accounts import hash_token
+from giftcerts.core.tokens import hash_token
 from giftcerts.core.codes import mask_code
 from giftcerts.core.errors import DomainError, InvalidCode, RateLimited
 from giftcerts.core.widget import WidgetSessionExpired

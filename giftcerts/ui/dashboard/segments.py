@@ -12,8 +12,8 @@ from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import SegmentKind
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import (dashboard_page, data_table, empty_state, loading, native_select, text_field,
-                                     textarea_field)
+from giftcerts.ui.components.elements import data_table, empty_state, loading, native_select, text_field, textarea_field
+from giftcerts.ui.components.layout import dashboard_page
 
 KINDS = [(SegmentKind.CUSTOMER_GROUP.value, "Customer group"), (SegmentKind.MARKET.value, "Market")]
 EMPTY_FORM = {"name": "", "kind": SegmentKind.CUSTOMER_GROUP.value, "market_code": "", "members": ""}

@@ -11,11 +11,11 @@ import reflex as rx
 from giftcerts import db
 from giftcerts.clock import format_local
 from giftcerts.core import apikeys, workspaces
-from giftcerts.core.ids import parse_id
-from giftcerts.core.errors import DomainError, NotFound
+from giftcerts.core.errors import DomainError
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, text_field
+from giftcerts.ui.components.elements import empty_state, text_field
+from giftcerts.ui.components.layout import dashboard_page
 
 
 def _key_row(key, tz: str) -> dict[str, str]:
@@ -114,12 +114,9 @@ class ApiKeysState(AuthState):
         self.revoke_target = {}
         try:
             principal = self._guard(owner=True)
-            target_id = parse_id(key_id)
-            if target_id is None:
-                raise NotFound("API key not found.")
             with db.write_session() as session:
                 ws = workspaces.get_workspace(session, principal.workspace_id)
-                key = apikeys.revoke(session, ws, key_id=target_id)
+                key = apikeys.revoke(session, ws, key_id=key_id)
                 name = key.name
         except DomainError as exc:
             return self._refuse(exc)

@@ -7,10 +7,11 @@ import reflex as rx
 from giftcerts import config, db
 from giftcerts.core import delivery, money, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, field_error, native_select, text_field
+from giftcerts.ui.components.elements import field_error, native_select, text_field
+from giftcerts.ui.components.layout import dashboard_page
 
 CURRENCIES = ["USD", "EUR", "GBP", "CAD", "AUD", "NZD", "CHF", "JPY", "SEK", "NOK", "DKK", "ISK", "MXN", "ZAR"]
 TIMEZONES = ["UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",

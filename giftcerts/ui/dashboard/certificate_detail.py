@@ -11,10 +11,11 @@ from giftcerts.core import activity, delivery, documents, lifecycle, redemption
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.core.ids import parse_id
 from giftcerts.payments import checkout
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import detail_item, detail_page, field_error, status_badge
+from giftcerts.ui.components.elements import detail_item, field_error, status_badge
+from giftcerts.ui.components.layout import detail_page
 
 
 class CertificateState(AuthState):
@@ -27,7 +28,7 @@ class CertificateState(AuthState):
     errors: dict[str, str] = {}
     working: bool = False
     void_error: str = ""
-    # issue 5: "Resend email"
+    # The "Resend email" dialog
     resend_open: bool = False
     resend_to: str = "recipient"
     one_view_secrets: ClassVar[tuple[str, ...]] = ("cert",)  # the full code
@@ -143,7 +144,7 @@ class CertificateState(AuthState):
         )
 
 
-    # --- issue 5: the certificate PDF and "Resend email" -----------------------------------
+    # --- the certificate PDF and "Resend email" --------------------------------------------
 
     @rx.event
     def download_pdf(self):

@@ -7,11 +7,12 @@ import reflex as rx
 from giftcerts import db
 from giftcerts.core import redemption
 from giftcerts.core.errors import DomainError
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.paging import KeysetPages
-from giftcerts.ui.components import dashboard_page, empty_state, pager
+from giftcerts.ui.components.paging import KeysetPages
+from giftcerts.ui.components.elements import empty_state, pager
+from giftcerts.ui.components.layout import dashboard_page
 
 PAGE_SIZE = 25
 ORDER_STATUS_COLORS = {"open": "green", "cancelled": "gray"}

@@ -16,7 +16,8 @@ from giftcerts.jobs.worker import retry_job
 from giftcerts.models import Certificate, Job
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, data_table, empty_state, loading
+from giftcerts.ui.components.elements import data_table, empty_state, loading
+from giftcerts.ui.components.layout import dashboard_page
 
 KINDS = {"send_email": "Email", "render_pdf": "PDF", "dispatch": "Actions", "sign_in_alert": "Sign-in alert email"}
 SHOWN = 100

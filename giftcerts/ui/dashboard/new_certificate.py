@@ -10,7 +10,8 @@ from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.models import CertificateSource
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, text_field, textarea_field
+from giftcerts.ui.components.elements import text_field, textarea_field
+from giftcerts.ui.components.layout import dashboard_page
 
 
 class NewCertificateState(AuthState):

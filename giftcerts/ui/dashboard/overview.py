@@ -19,7 +19,8 @@ from giftcerts.core import accounts, money, reports, workspaces
 from giftcerts.core.errors import DomainError, NotSignedIn, ValidationError
 from giftcerts.core.exports import type_names
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import dashboard_page, empty_state, native_select
+from giftcerts.ui.components.elements import empty_state, native_select
+from giftcerts.ui.components.layout import dashboard_page
 from giftcerts.ui.live import LiveRefresh, current_marker
 
 OVERVIEW_CSV = "/exports/overview.csv"

@@ -10,19 +10,13 @@ import reflex as rx
 from giftcerts import db
 from giftcerts.core import search
 from giftcerts.core.errors import DomainError
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
 from giftcerts.ui.live import LiveRefresh
-from giftcerts.ui.paging import KeysetPages
-from giftcerts.ui.components import (
-    STATUS_OPTIONS,
-    dashboard_page,
-    empty_state,
-    native_select,
-    pager,
-    status_badge,
-)
+from giftcerts.ui.components.paging import KeysetPages
+from giftcerts.ui.components.elements import STATUS_OPTIONS, empty_state, native_select, pager, status_badge
+from giftcerts.ui.components.layout import dashboard_page
 
 PAGE_SIZE = 25
 CERTIFICATES_CSV = "/exports/certificates.csv"

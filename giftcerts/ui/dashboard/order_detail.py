@@ -8,11 +8,12 @@ from giftcerts import db
 from giftcerts.core import redemption
 from giftcerts.core.ids import parse_id
 from giftcerts.core.errors import DomainError
-from giftcerts.ui import present
+from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components import detail_item, detail_page, empty_state
-from giftcerts.ui.pages.orders import order_status_badge
+from giftcerts.ui.components.elements import detail_item, empty_state
+from giftcerts.ui.components.layout import detail_page
+from giftcerts.ui.dashboard.orders import order_status_badge
 
 
 class OrderState(AuthState):

@@ -44,7 +44,7 @@ def certificate_detail(cert: Certificate, ws: Workspace) -> dict[str, str]:
         "voided_at": when(cert.voided_at),
         "void_reason": cert.void_reason or "",
         "timezone": ws.timezone,
-        # Portal sales paid by card (issue 4): the Stripe references, and whether voiding refunds.
+        # Portal sales paid by card: the Stripe references, and whether voiding refunds.
         "payment": f"Stripe {cert.stripe_payment_intent_id}" if cert.stripe_payment_intent_id else "",
         "refund": (f"Stripe {cert.stripe_refund_id}, {when(cert.refunded_at)}" if cert.stripe_refund_id else ""),
         "refundable": "yes" if (cert.source == "portal" and cert.stripe_payment_intent_id

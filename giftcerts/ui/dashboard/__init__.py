@@ -1,0 +1,1 @@
+"""The staff dashboard: one module per page, its State beside its views."""
