@@ -43,8 +43,7 @@ UNREACHABLE = ("The payment could not be completed right now. You have not been 
 
 
 class RefundFailed(DomainError):
-    code = "refund_failed"
-    http_status = 502
+    code = "refund_failed"  # 502 in the API (giftcerts.api.errors.STATUS)
 
 
 @dataclass(frozen=True)
