@@ -145,6 +145,9 @@ def app_server(tmp_path_factory, localstripe):
     sink = MailSink(mail_dir, port=_free_port()).start()
     env["GIFTCERTS_SMTP_URL"] = sink.url
     env["GIFTCERTS_JOB_BACKOFF_SECONDS"] = "1"
+    # The in-app expiry sweep runs once at start-up and then not during the run: tests that show
+    # the clock refusing an expired certificate before the sweep has moved it must not race it.
+    env["GIFTCERTS_SWEEP_SECONDS"] = "86400"
     seeded = subprocess.run([str(BIN / "giftcerts"), "seed-demo", "--json"], env=env, cwd=ROOT, check=True,
                             capture_output=True, text=True)
     demo = json.loads(seeded.stdout.strip().splitlines()[-1])
