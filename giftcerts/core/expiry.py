@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.clock import format_date, utcnow
+from giftcerts.clock import utcnow
 from giftcerts.core import lifecycle, outbox
-from giftcerts.core.activity import SYSTEM_ACTOR
+from giftcerts.core.activity import SYSTEM_ACTOR, stored_params
 from giftcerts.core.errors import InvalidTransition
 from giftcerts.core.inserts import insert_ignore
 from giftcerts.models import Action, Certificate, CertificateStatus, ExpiryReminder, Job, Workspace
@@ -31,7 +31,6 @@ MAX_REMINDER_DAYS = 365
 MAX_THRESHOLDS = 5
 
 E = lifecycle.EXPIRE
-W = Workspace.__table__
 
 
 def _pg_sweep() -> sa.Select:
@@ -43,11 +42,10 @@ def _pg_sweep() -> sa.Select:
             .with_for_update(skip_locked=True))
     moved = (lifecycle.moving(E, certs.c.id == sa.func.any(sa.func.array(pick.scalar_subquery())))
              .returning(certs.c.id, certs.c.workspace_id, certs.c.expires_at).cte("moved"))
-    local_date = sa.func.to_char(sa.func.timezone(W.c.timezone, moved.c.expires_at), "YYYY-MM-DD")
     logged = lifecycle.entries_from(
         E, workspace_id=moved.c.workspace_id, certificate_id=moved.c.id, actor=sa.literal(SYSTEM_ACTOR),
-        details=sa.literal("Expired on ", sa.String) + local_date,
-        source=moved.join(W, W.c.id == moved.c.workspace_id)).returning(lifecycle.ACTIVITIES.c.id).cte("logged")
+        params=lifecycle.json_params("postgresql", expires_at=moved.c.expires_at),
+        source=moved).returning(lifecycle.ACTIVITIES.c.id).cte("logged")
     queued = lifecycle.queue_from(E, workspace_id=moved.c.workspace_id, certificate_id=moved.c.id,
                                   source=moved).returning(Job.__table__.c.id).cte("queued")
     return sa.select(*(sa.select(sa.func.count()).select_from(cte).scalar_subquery() for cte in (moved, logged, queued)))
@@ -108,13 +106,10 @@ def _expire_generic(session: Session, now: datetime, batch_size: int) -> int:
     ).all()
     if not moved:
         return 0
-    zones = dict(session.execute(select(Workspace.id, Workspace.timezone)
-                                 .where(Workspace.id.in_({w for _, w, _ in moved}))).all())
-    # The entry's date is worded here: SQLite cannot convert to the workspace's timezone.
     entry = lifecycle.entries_from(
         E, workspace_id=sa.bindparam("w", type_=sa.Integer), certificate_id=sa.bindparam("c", type_=sa.Integer),
-        actor=sa.literal(SYSTEM_ACTOR), details=sa.bindparam("details", type_=sa.String))
-    session.execute(entry, [{"w": w, "c": c, "details": f"Expired on {format_date(e, zones[w])}", "now": now}
+        actor=sa.literal(SYSTEM_ACTOR), params=sa.bindparam("params", type_=lifecycle.ACTIVITIES.c.params.type))
+    session.execute(entry, [{"w": w, "c": c, "params": stored_params({"expires_at": e}), "now": now}
                             for c, w, e in moved])
     session.execute(lifecycle.queue_from(E, workspace_id=certs.c.workspace_id, certificate_id=certs.c.id,
                                          source=certs, where=[certs.c.id.in_([c for c, _, _ in moved])]),

@@ -62,7 +62,7 @@ def _from_states(target: CertificateStatus) -> list[str]:
 VOIDABLE = [state for state in _from_states(S.VOIDED) if state != S.REFUNDING.value]
 
 CERTS, ACTIVITIES = Certificate.__table__, Activity.__table__
-Entry = tuple  # (kind, details) or (kind, details, actor): a further activity entry of a transition
+Entry = tuple  # (kind, params) or (kind, params, actor): a further activity entry of a transition
 
 
 @dataclass(frozen=True)
@@ -236,9 +236,9 @@ def issue_certificate(
             created_at=now,
         ),
     )
-    amount_text = money.format_money(cert.amount_cents, cert.currency)
     activity.record(session, cert, ActivityKind.CREATED, actor=actor, now=now,
-                    details=f"{amount_text} for {cert.recipient_name}, {CertificateSource(source).value} sale")
+                    params={"amount_cents": cert.amount_cents, "currency": cert.currency,
+                            "recipient_name": cert.recipient_name, "source": CertificateSource(source).value})
     outbox.on_created(session, cert)  # the "certificate created" actions, in this transaction
     if paid:
         _activate(session, workspace, cert, ACTIVATE, actor=actor, now=now)
@@ -279,7 +279,7 @@ def _activate(
     transition succeeded and before its own entry, in the same transaction."""
     expires_at = now + timedelta(days=workspace.expiry_days)
     transition(session, cert, t, actor=actor, now=now, values={"expires_at": expires_at}, before=preceding,
-               details=details or f"Active until {format_date(expires_at, workspace.timezone)}")
+               params={"note": details} if details else {"expires_at": expires_at})
 
 
 def activate_portal_purchase(
@@ -292,11 +292,11 @@ def activate_portal_purchase(
     Raises InvalidTransition if it is no longer Pending (already activated by the webhook or
     the confirmation that arrived first): callers treat that as done."""
     now = now or utcnow()
-    amount_text = money.format_money(cert.amount_cents, cert.currency)
+    paid = {"amount_cents": cert.amount_cents, "currency": cert.currency, "payment_reference": payment_reference}
     _activate(session, workspace, cert, ACTIVATE_FROM_PORTAL, actor=actor, now=now,
-              preceding=((ActivityKind.PURCHASED, f"{amount_text} paid by card ({payment_reference})"),
+              preceding=((ActivityKind.PURCHASED, paid),
                          (ActivityKind.PURCHASED_FROM_PORTAL,
-                          f"Bought by {cert.purchaser_name} <{cert.purchaser_email}>")))
+                          {"purchaser_name": cert.purchaser_name, "purchaser_email": cert.purchaser_email})))
     return cert
 
 
@@ -325,10 +325,10 @@ def void_certificate(
 def _void(session: Session, cert: Certificate, t: Transition, *, reason_text: str, actor: str,
           now: datetime, refund_id: str | None) -> None:
     refund_values = {"stripe_refund_id": refund_id, "refunded_at": now} if refund_id else {}
-    refunded = (f" Payment of {money.format_money(cert.amount_cents, cert.currency)} refunded to the card "
-                f"(Stripe {refund_id}).") if refund_id else ""
+    refunded = ({"refund_id": refund_id, "amount_cents": cert.amount_cents, "currency": cert.currency}
+                if refund_id else {})
     transition(session, cert, t, actor=actor, now=now, values={"void_reason": reason_text, **refund_values},
-               details=f"Reason: {reason_text}{refunded}")
+               params={"reason": reason_text, **refunded})
 
 
 # --- voiding with a card refund: Refund in progress while Stripe is asked --------------------
@@ -351,10 +351,8 @@ def begin_refund(
     now = now or utcnow()
     reason_text = clean_reason(reason)
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    doing = ("the card payment is being refunded through Stripe" if cert.activated_at is not None else
-             "the checkout is being cancelled at Stripe (and refunded if it was paid)")
     transition(session, cert, BEGIN_REFUND, actor=actor, now=now, values={"void_reason": reason_text},
-               details=f"Reason: {reason_text}. Voiding: {doing}; the certificate cannot be used meanwhile.")
+               params={"reason": reason_text, "paid": cert.activated_at is not None})
     return cert
 
 
@@ -381,17 +379,17 @@ def cancel_refund(
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     t = CANCEL_REFUND if cert.activated_at is not None else CANCEL_UNPAID_REFUND
     transition(session, cert, t, actor=actor, now=now,
-               details=f"{reason} The certificate was not voided and is {t.target.label} again.")
+               params={"reason": reason, "status_label": t.target.label})
     return cert
 
 
 def record_refund(
-    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str, actor: str, details: str,
+    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str, actor: str, problem: str,
     now: datetime | None = None,
 ) -> Certificate:
     """Keep a refund on record when the certificate could not be voided with it (it was changed
-    meanwhile): not a status change, but never a refund without a trace. A refunded certificate
-    cannot be reactivated."""
+    meanwhile, `problem` says how): not a status change, but never a refund without a trace.
+    A refunded certificate cannot be reactivated."""
     now = now or utcnow()
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     session.execute(
@@ -401,7 +399,8 @@ def record_refund(
         .execution_options(synchronize_session=False)
     )
     session.refresh(cert)
-    activity.record(session, cert, ActivityKind.REFUNDED, actor=actor, now=now, details=details)
+    activity.record(session, cert, ActivityKind.REFUNDED, actor=actor, now=now,
+                    params={"refund_id": refund_id, "problem": problem})
     return cert
 
 
@@ -437,7 +436,7 @@ def expire_certificate(
     if cert.expires_at is None or cert.expires_at > now:
         raise InvalidTransition("This certificate has not reached its expiry date yet.")
     transition(session, cert, EXPIRE, actor=activity.SYSTEM_ACTOR, now=now,
-               details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
+               params={"expires_at": cert.expires_at})
     return cert
 
 
@@ -448,7 +447,7 @@ def transition(
     *,
     actor: str,
     now: datetime,
-    details: str = "",
+    params: dict | None = None,
     values: dict | None = None,
     before: tuple[Entry, ...] = (),
     after: tuple[Entry, ...] = (),
@@ -457,7 +456,7 @@ def transition(
     changes (outside the set-based forms below).
 
     A conditional UPDATE (the database checks `t.condition()` against the row as it is), then
-    the outbox rows of `t.trigger`, then its activity entry of `t.kind` saying `details`, with
+    the outbox rows of `t.trigger`, then its activity entry of `t.kind` with `params`, with
     the `before` and `after` entries around it, all in the caller's transaction. `values` are
     further columns this change writes (a void's reason, an activation's expiry date)."""
     if cert.status not in {source.value for source in t.allowed_from}:
@@ -472,9 +471,9 @@ def transition(
     previous = cert.status
     session.refresh(cert)
     outbox.on_transition(session, cert, previous, t.target)  # PDF and action emails, in this transaction
-    for entry in (*before, (t.kind, details), *after):
-        kind, text, by = (*entry, actor) if len(entry) == 2 else entry
-        activity.record(session, cert, kind, actor=by, now=now, details=text)
+    for entry in (*before, (t.kind, params or {}), *after):
+        kind, entry_params, by = (*entry, actor) if len(entry) == 2 else entry
+        activity.record(session, cert, kind, actor=by, now=now, params=entry_params)
 
 
 # --- the set-based form: many certificates in a statement (sweeps, the redemption's statement) --
@@ -485,14 +484,24 @@ def moving(t: Transition, *where: sa.ColumnElement[bool]) -> sa.Update:
     return sa.update(CERTS).where(*where, t.condition()).values(**t.values(rules.NOW))
 
 
-def entries_from(t: Transition, *, workspace_id, certificate_id, actor, details, source=None,
+def entries_from(t: Transition, *, workspace_id, certificate_id, actor, params, source=None,
                  where=()) -> sa.Insert:
-    """`t`'s activity entry for each row of `source` (None: the one row of the given values)."""
-    rows = sa.select(workspace_id, certificate_id, sa.literal(t.kind.value, sa.String), actor, rules.NOW, details)
+    """`t`'s activity entry for each row of `source` (None: the one row of the given values);
+    `params` a JSON expression (`json_params`) or parameter."""
+    rows = sa.select(workspace_id, certificate_id, sa.literal(t.kind.value, sa.String), actor, rules.NOW, params,
+                     sa.literal("", sa.String))
     if source is not None:
         rows = rows.select_from(source)
     return sa.insert(ACTIVITIES).from_select(
-        ["workspace_id", "certificate_id", "kind", "actor", "created_at", "details"], rows.where(*where))
+        ["workspace_id", "certificate_id", "kind", "actor", "created_at", "params", "details"], rows.where(*where))
+
+
+def json_params(dialect: str, **values) -> sa.ColumnElement:
+    """An entry's parameters built in SQL from column expressions (a moment becomes ISO 8601
+    text, as `activity.record` stores it)."""
+    build = sa.func.json_build_object if dialect == "postgresql" else sa.func.json_object
+    pairs = [part for key, value in values.items() for part in (sa.literal(key, sa.String), value)]
+    return sa.type_coerce(build(*pairs), sa.JSON)
 
 
 def queue_from(t: Transition, *, workspace_id, certificate_id, source=None, where=()) -> sa.Insert | None:

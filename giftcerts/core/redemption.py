@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.clock import format_date, utcnow
+from giftcerts.clock import utcnow
 from giftcerts.core import activity, lifecycle, money
 from giftcerts.core.accounts import hash_token
 from giftcerts.core.activity import ActivityKind
@@ -279,12 +279,12 @@ def _spend(order_takes_it: sa.ColumnElement[bool]) -> sa.Update:
             .returning(CERTS.c.id, CERTS.c.amount_cents, CERTS.c.currency))
 
 
-def _log_and_queue(cert_id, reference, source) -> tuple[sa.Insert, sa.Insert]:
+def _log_and_queue(cert_id, reference, source, dialect: str) -> tuple[sa.Insert, sa.Insert]:
     """REDEEM's activity entry and outbox row (the "redeemed" actions' job, only if the
     workspace has an enabled action for it), for the certificate just spent."""
     entry = lifecycle.entries_from(lifecycle.REDEEM, workspace_id=_ws, certificate_id=cert_id,
                                    actor=sa.bindparam("p_actor", type_=sa.String),
-                                   details=sa.literal("Order ", sa.String) + reference, source=source)
+                                   params=lifecycle.json_params(dialect, order_reference=reference), source=source)
     job = lifecycle.queue_from(lifecycle.REDEEM, workspace_id=_ws, certificate_id=cert_id, source=source)
     return entry, job
 
@@ -315,7 +315,7 @@ def _postgres_statement() -> sa.Select:
             ["workspace_id", "order_id", "certificate_id", "amount_cents", "status", "created_at"],
             sa.select(_ws, _order_id, c.c.id, c.c.amount_cents, sa.literal(RedemptionStatus.APPLIED.value), _now))
          .returning(REDEMPTIONS.c.id).cte("r"))
-    entry, job = _log_and_queue(c.c.id, o.c.reference, sa.join(c, o, sa.true()))
+    entry, job = _log_and_queue(c.c.id, o.c.reference, sa.join(c, o, sa.true()), "postgresql")
     a = entry.returning(entry.table.c.id).cte("a")
     q = job.returning(job.table.c.id).cte("q")
     earlier = (sa.select(sa.func.count()).select_from(REDEMPTIONS)
@@ -349,7 +349,7 @@ class _SQLite:
         amount_cents=sa.bindparam("p_amount"), status=RedemptionStatus.APPLIED.value, created_at=_now,
     ).returning(REDEMPTIONS.c.id)
     entry, job = _log_and_queue(sa.bindparam("p_certificate_id", type_=sa.Integer),
-                                sa.bindparam("p_reference", type_=sa.String), None)
+                                sa.bindparam("p_reference", type_=sa.String), None, "sqlite")
 
 
 _POSTGRES = _postgres_statement()
@@ -457,15 +457,14 @@ def release(session: Session, workspace: Workspace, *, redemption_id: int | str 
     order = session.get(Order, red.order_id)
     session.refresh(order)
     cert = session.get(Certificate, red.certificate_id)
-    why = reason or f"Order {order.reference} cancelled"
+    released = {"order_reference": order.reference, **({"reason": reason} if reason else {})}
     if cert.expires_at is not None and cert.expires_at > now:
         lifecycle.transition(session, cert, lifecycle.RELEASE, actor=actor, now=now,
-                             details=f"{why}; the certificate can be used again")
+                             params={**released, "usable": True})
     else:
-        expired_on = format_date(cert.expires_at, workspace.timezone)
         lifecycle.transition(session, cert, lifecycle.RELEASE_EXPIRED, actor=actor, now=now,
-                             details=f"{why}; the certificate expired on {expired_on}",
-                             after=((ActivityKind.EXPIRED, f"Expired on {expired_on}", activity.SYSTEM_ACTOR),))
+                             params={**released, "usable": False, "expires_at": cert.expires_at},
+                             after=((ActivityKind.EXPIRED, {"expires_at": cert.expires_at}, activity.SYSTEM_ACTOR),))
     session.refresh(red)
     return red
 

@@ -77,7 +77,8 @@ def test_the_sweep_expires_due_certificates_once_with_an_activity_entry_and_is_i
             assert c.status == "expired"
             entries = [a for a in activity.history(s, workspace_id=ws.id, certificate_id=c.id) if a.kind == "Expired"]
             local = c.expires_at.astimezone(__import__("zoneinfo").ZoneInfo("Pacific/Auckland")).strftime("%Y-%m-%d")
-            assert [(e.actor, e.details) for e in entries] == [("system", f"Expired on {local}")]
+            shown = [(e.actor, activity.describe(e, ws.timezone)) for e in entries]
+            assert shown == [("system", f"Expired on {local}")]
         assert s.get(Certificate, fresh.id).status == "active"
         assert s.get(Certificate, voided.id).status == "voided"
 
