@@ -106,14 +106,14 @@ def _expire_generic(session: Session, now: datetime, batch_size: int) -> int:
     ).all()
     if not moved:
         return 0
-    entry = lifecycle.entries_from(
-        E, workspace_id=sa.bindparam("w", type_=sa.Integer), certificate_id=sa.bindparam("c", type_=sa.Integer),
-        actor=sa.literal(SYSTEM_ACTOR), params=sa.bindparam("params", type_=lifecycle.ACTIVITIES.c.params.type))
+    # One row of parameters per certificate moved (executemany): no statement grows with the batch.
+    ws_id, cert_id = sa.bindparam("w", type_=sa.Integer), sa.bindparam("c", type_=sa.Integer)
+    entry = lifecycle.entries_from(E, workspace_id=ws_id, certificate_id=cert_id, actor=sa.literal(SYSTEM_ACTOR),
+                                   params=sa.bindparam("params", type_=lifecycle.ACTIVITIES.c.params.type))
     session.execute(entry, [{"w": w, "c": c, "params": stored_params({"expires_at": e}), "now": now}
                             for c, w, e in moved])
-    session.execute(lifecycle.queue_from(E, workspace_id=certs.c.workspace_id, certificate_id=certs.c.id,
-                                         source=certs, where=[certs.c.id.in_([c for c, _, _ in moved])]),
-                    {"now": now})
+    session.execute(lifecycle.queue_from(E, workspace_id=ws_id, certificate_id=cert_id),
+                    [{"w": w, "c": c, "now": now} for c, w, _ in moved])
     return len(moved)
 
 
