@@ -29,10 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
 from giftcerts import db, migrate  # noqa: E402
 from giftcerts.clock import utcnow  # noqa: E402
-from giftcerts.core import lifecycle, workspaces  # noqa: E402
+from giftcerts.core import activity, lifecycle, workspaces  # noqa: E402
+from giftcerts.models import Activity, Workspace  # noqa: E402
 from giftcerts.core.expiry import SWEEP_BATCH, SWEEPERS, expire_backlog  # noqa: E402
 
 ADMIN = os.environ.get("GIFTCERTS_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -81,7 +83,8 @@ def main() -> int:
         with db.read_session(url) as s:
             expired = s.execute(sa.text("SELECT count(*) FROM certificates WHERE status = 'expired'")).scalar()
             logged = s.execute(sa.text("SELECT count(*) FROM activities WHERE kind = 'Expired'")).scalar()
-            sample = s.execute(sa.text("SELECT details FROM activities WHERE kind = 'Expired' LIMIT 1")).scalar()
+            entry = s.exec(select(Activity).where(Activity.kind == "Expired").limit(1)).one()
+            sample = activity.describe(entry, s.get(Workspace, entry.workspace_id).timezone)
         assert moved == expired == args.rows and logged == args.rows, (moved, expired, logged)
         with db.write_session(url) as s:
             assert lifecycle.expire_due(s, now=now, batch_size=args.batch) == 0  # idempotent

@@ -267,7 +267,9 @@ class Activity(SQLModel, table=True):
     kind: str = Field(max_length=40)
     actor: str = Field(max_length=254)
     created_at: datetime = Field(default_factory=utcnow)
-    details: str = Field(default="", max_length=2000)
+    details: str = Field(default="", max_length=2000)  # the English text of entries written before params
+    # The entry's parameters, worded when shown (activity.describe); NULL on those older entries.
+    params: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON(none_as_null=True), nullable=True))
 
 
 class ApiKey(SQLModel, table=True):

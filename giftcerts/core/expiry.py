@@ -11,7 +11,6 @@ certificate is taken by some batch, found through the Active-only index on expir
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -20,54 +19,48 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.clock import format_date, utcnow
-from giftcerts.core import outbox
-from giftcerts.core.activity import SYSTEM_ACTOR, ActivityKind
+from giftcerts.clock import utcnow
+from giftcerts.core import lifecycle, outbox
+from giftcerts.core.activity import SYSTEM_ACTOR, stored_params
 from giftcerts.core.errors import InvalidTransition
 from giftcerts.core.inserts import insert_ignore
-from giftcerts.models import Action, Activity, Certificate, CertificateStatus, ExpiryReminder, Job, Workspace
+from giftcerts.models import Action, Certificate, CertificateStatus, ExpiryReminder, Job, Workspace
 
 S = CertificateStatus
 MAX_REMINDER_DAYS = 365
 MAX_THRESHOLDS = 5
 
-_PG_SWEEP = sa.text("""
-WITH moved AS (
-    UPDATE certificates AS c SET status = 'expired'
-    WHERE c.id = ANY (ARRAY(
-        SELECT id FROM certificates
-        WHERE status = 'active' AND expires_at <= :now
-        LIMIT :batch
-        FOR UPDATE SKIP LOCKED
-    )) AND c.status = 'active' AND c.expires_at <= :now
-    RETURNING c.id, c.workspace_id, c.expires_at
-), logged AS (
-    INSERT INTO activities (workspace_id, certificate_id, kind, actor, created_at, details)
-    SELECT m.workspace_id, m.id, :kind, :actor, :now,
-           'Expired on ' || to_char(m.expires_at AT TIME ZONE w.timezone, 'YYYY-MM-DD')
-    FROM moved AS m JOIN workspaces AS w ON w.id = m.workspace_id
-    RETURNING certificate_id
-), queued AS (
-    INSERT INTO jobs (workspace_id, certificate_id, kind, payload, status, attempts, max_attempts, run_after,
-                      last_error, created_at)
-    SELECT m.workspace_id, m.id, 'dispatch', :payload, 'queued', 0, 8, :now, '', :now
-    FROM moved AS m
-    WHERE EXISTS (SELECT 1 FROM actions AS a
-                  WHERE a.workspace_id = m.workspace_id AND a.trigger = 'expired' AND a.enabled)
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM logged), (SELECT count(*) FROM queued)
-""")
+E = lifecycle.EXPIRE
+
+
+def _pg_sweep() -> sa.Select:
+    """PostgreSQL: one batch in one statement, lifecycle's EXPIRE in its set-based form. The
+    batch is picked with SKIP LOCKED (into an array, so it is picked once) and the UPDATE
+    re-checks EXPIRE's condition on each row; its entries and jobs are fed by what moved."""
+    certs = lifecycle.CERTS
+    pick = (sa.select(certs.c.id).where(E.condition()).limit(sa.bindparam("batch", type_=sa.Integer))
+            .with_for_update(skip_locked=True))
+    moved = (lifecycle.moving(E, certs.c.id == sa.func.any(sa.func.array(pick.scalar_subquery())))
+             .returning(certs.c.id, certs.c.workspace_id, certs.c.expires_at).cte("moved"))
+    logged = lifecycle.entries_from(
+        E, workspace_id=moved.c.workspace_id, certificate_id=moved.c.id, actor=sa.literal(SYSTEM_ACTOR),
+        params=lifecycle.json_params("postgresql", expires_at=moved.c.expires_at),
+        source=moved).returning(lifecycle.ACTIVITIES.c.id).cte("logged")
+    queued = lifecycle.queue_from(E, workspace_id=moved.c.workspace_id, certificate_id=moved.c.id,
+                                  source=moved).returning(Job.__table__.c.id).cte("queued")
+    return sa.select(*(sa.select(sa.func.count()).select_from(cte).scalar_subquery() for cte in (moved, logged, queued)))
+
+
+_PG_SWEEP = _pg_sweep()
 
 
 def expire_due(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> int:
     """Expire one batch; returns how many certificates moved (0 when nothing is due)."""
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        moved, _, _ = session.execute(_PG_SWEEP, {
-            "now": now, "batch": batch_size, "kind": ActivityKind.EXPIRED.value, "actor": SYSTEM_ACTOR,
-            "payload": json.dumps({"trigger": "expired"}, sort_keys=True),
-        }).one()
+        moved, logged, _ = session.execute(_PG_SWEEP, {"now": now, "batch": batch_size}).one()
+        if logged != moved:  # cannot happen (both in one statement); never expire without the entry
+            raise RuntimeError(f"expiry sweep moved {moved} certificates but logged {logged}")
         return moved
     return _expire_generic(session, now, batch_size)
 
@@ -104,30 +97,23 @@ def expire_backlog(url: str | None = None, *, now: datetime | None = None, batch
 
 
 def _expire_generic(session: Session, now: datetime, batch_size: int) -> int:
-    due = select(Certificate.id).where(Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now) \
-        .limit(batch_size).scalar_subquery()
+    """Other databases (SQLite): the same transition, entries and jobs as a few statements."""
+    certs = lifecycle.CERTS
+    due = sa.select(certs.c.id).where(E.condition()).limit(batch_size).scalar_subquery()
     moved = session.execute(
-        sa.update(Certificate)
-        .where(Certificate.id.in_(due), Certificate.status == S.ACTIVE.value, Certificate.expires_at <= now)
-        .values(status=S.EXPIRED.value)
-        .returning(Certificate.id, Certificate.workspace_id, Certificate.expires_at)
-        .execution_options(synchronize_session=False)
+        lifecycle.moving(E, certs.c.id.in_(due)).returning(certs.c.id, certs.c.workspace_id, certs.c.expires_at),
+        {"now": now},
     ).all()
     if not moved:
         return 0
-    ws_ids = {w for _, w, _ in moved}
-    zones = dict(session.execute(select(Workspace.id, Workspace.timezone).where(Workspace.id.in_(ws_ids))).all())
-    notify = set(session.execute(select(Action.workspace_id).where(
-        Action.workspace_id.in_(ws_ids), Action.trigger == "expired", Action.enabled)).scalars())
-    session.execute(sa.insert(Activity), [
-        {"workspace_id": w, "certificate_id": c, "kind": ActivityKind.EXPIRED.value, "actor": SYSTEM_ACTOR,
-         "created_at": now, "details": f"Expired on {format_date(e, zones[w])}"} for c, w, e in moved
-    ])
-    jobs = [{"workspace_id": w, "certificate_id": c, "kind": "dispatch", "status": "queued",
-             "payload": json.dumps({"trigger": "expired"}, sort_keys=True), "attempts": 0, "max_attempts": 8,
-             "run_after": now, "last_error": "", "created_at": now} for c, w, _ in moved if w in notify]
-    if jobs:
-        session.execute(sa.insert(Job), jobs)
+    # One row of parameters per certificate moved (executemany): no statement grows with the batch.
+    ws_id, cert_id = sa.bindparam("w", type_=sa.Integer), sa.bindparam("c", type_=sa.Integer)
+    entry = lifecycle.entries_from(E, workspace_id=ws_id, certificate_id=cert_id, actor=sa.literal(SYSTEM_ACTOR),
+                                   params=sa.bindparam("params", type_=lifecycle.ACTIVITIES.c.params.type))
+    session.execute(entry, [{"w": w, "c": c, "params": stored_params({"expires_at": e}), "now": now}
+                            for c, w, e in moved])
+    session.execute(lifecycle.queue_from(E, workspace_id=ws_id, certificate_id=cert_id),
+                    [{"w": w, "c": c, "now": now} for c, w, _ in moved])
     return len(moved)
 
 

@@ -11,11 +11,17 @@
 Every transition is a conditional UPDATE (`... WHERE status IN (allowed)`), so two
 staff members, tabs or API clients racing on one certificate cannot both win, and
 exactly one activity entry is written for the change that happened.
+
+This module is the one writer of a certificate's status (tests/test_one_writer.py): each
+transition is a `Transition` below, written by `transition` for one certificate and, in
+set-based form (`moving`, `entries_from`, `queue_from`), by the expiry sweep and the
+redemption's one statement, so every form has the same states, condition, entry and trigger.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -23,13 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from giftcerts.clock import format_date, utcnow
-from giftcerts.core import activity, expiry, money, outbox
+from giftcerts.core import activity, money, outbox, rules
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import format_code, generate_code
 from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.errors import CertificateExpired, InvalidTransition, ValidationError
 from giftcerts.core.validation import REASON_MAX, clean_email, clean_message, clean_name, clean_text
-from giftcerts.models import Certificate, CertificateSource, CertificateStatus, Workspace
+from giftcerts.models import Activity, Certificate, CertificateSource, CertificateStatus, Workspace
 
 S = CertificateStatus
 
@@ -54,6 +60,73 @@ def _from_states(target: CertificateStatus) -> list[str]:
 # States that staff, the API and the clean-up may void directly. A certificate in Refunding is
 # voided only by `finish_refund`, with the refund's outcome, never around it.
 VOIDABLE = [state for state in _from_states(S.VOIDED) if state != S.REFUNDING.value]
+
+CERTS, ACTIVITIES = Certificate.__table__, Activity.__table__
+Entry = tuple  # (kind, params) or (kind, params, actor): a further activity entry of a transition
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One transition, defined once for every form it is written in (one certificate through
+    `transition`, many through `moving` and `entries_from` in a sweep or the redemption's
+    statement): from which states, under which condition (SQL over the certificates table and
+    the `now` parameter), the columns it stamps with `now` or clears, its activity entry's
+    kind, and the outbox trigger it fires (from outbox.trigger_for)."""
+
+    target: CertificateStatus
+    allowed_from: tuple[CertificateStatus, ...]
+    kind: ActivityKind
+    where: Callable[[], sa.ColumnElement[bool]] | None = None
+    stamps: tuple[str, ...] = ()
+    clears: tuple[str, ...] = ()
+    trigger: str | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not all(self.target in ALLOWED[source] for source in self.allowed_from):
+            raise ValueError(f"not in ALLOWED: {self}")
+        triggers = {outbox.trigger_for(source.value, self.target) for source in self.allowed_from}
+        if len(triggers) != 1:  # the set-based form queues one trigger for every row it moves
+            raise ValueError(f"{self} fires different triggers: {triggers}")
+        object.__setattr__(self, "trigger", triggers.pop())
+
+    def condition(self) -> sa.ColumnElement[bool]:
+        """Which certificates may make this transition at `now`."""
+        states = [source.value for source in self.allowed_from]
+        allowed = CERTS.c.status == states[0] if len(states) == 1 else CERTS.c.status.in_(states)
+        return sa.and_(allowed, self.where()) if self.where else allowed
+
+    def values(self, now) -> dict:
+        """The columns it writes: the status, the stamps (`now`: a value or the SQL parameter)."""
+        return {"status": self.target.value, **{name: now for name in self.stamps},
+                **{name: None for name in self.clears}}
+
+
+def _has_been_paid() -> sa.ColumnElement[bool]:
+    return CERTS.c.activated_at.is_not(None)
+
+
+ACTIVATE = Transition(S.ACTIVE, (S.PENDING,), ActivityKind.PURCHASED, stamps=("activated_at",))
+ACTIVATE_FROM_PORTAL = Transition(S.ACTIVE, (S.PENDING,), ActivityKind.ACTIVATED_FROM_PORTAL,
+                                  stamps=("activated_at",))
+VOID = Transition(S.VOIDED, tuple(S(state) for state in VOIDABLE), ActivityKind.VOIDED, stamps=("voided_at",))
+BEGIN_REFUND = Transition(S.REFUNDING, (S.PENDING, S.ACTIVE), ActivityKind.REFUND_STARTED,
+                          stamps=("refund_requested_at",))
+FINISH_REFUND = Transition(S.VOIDED, (S.REFUNDING,), ActivityKind.VOIDED, stamps=("voided_at",))
+# Stripe refused: back as it was, Active if it had been paid, Pending if not.
+CANCEL_REFUND = Transition(S.ACTIVE, (S.REFUNDING,), ActivityKind.REFUND_FAILED, where=_has_been_paid,
+                           clears=("refund_requested_at", "void_reason"))
+CANCEL_UNPAID_REFUND = Transition(S.PENDING, (S.REFUNDING,), ActivityKind.REFUND_FAILED,
+                                  where=lambda: ~_has_been_paid(), clears=("refund_requested_at", "void_reason"))
+REACTIVATE = Transition(S.ACTIVE, (S.VOIDED,), ActivityKind.REACTIVATED,
+                        where=lambda: sa.or_(CERTS.c.expires_at.is_(None), rules.unexpired()),
+                        clears=("voided_at", "void_reason"))
+EXPIRE = Transition(S.EXPIRED, (S.ACTIVE,), ActivityKind.EXPIRED, where=rules.expired)
+# The one fast form of it is the redemption's statement (redemption.redeem_at_once), built from this.
+REDEEM = Transition(S.REDEEMED, (S.ACTIVE,), ActivityKind.REDEEMED, where=rules.redeemable, stamps=("redeemed_at",))
+# A redemption released (booking cancelled): usable again, or Expired if its date passed meanwhile.
+RELEASE = Transition(S.ACTIVE, (S.REDEEMED,), ActivityKind.RELEASED, where=rules.unexpired, clears=("redeemed_at",))
+RELEASE_EXPIRED = Transition(S.EXPIRED, (S.REDEEMED,), ActivityKind.RELEASED,
+                             where=lambda: sa.or_(CERTS.c.expires_at.is_(None), rules.expired()))
 
 
 @dataclass(frozen=True)
@@ -157,12 +230,12 @@ def issue_certificate(
             created_at=now,
         ),
     )
-    amount_text = money.format_money(cert.amount_cents, cert.currency)
     activity.record(session, cert, ActivityKind.CREATED, actor=actor, now=now,
-                    details=f"{amount_text} for {cert.recipient_name}, {CertificateSource(source).value} sale")
+                    params={"amount_cents": cert.amount_cents, "currency": cert.currency,
+                            "recipient_name": cert.recipient_name, "source": CertificateSource(source).value})
     outbox.on_created(session, cert)  # the "certificate created" actions, in this transaction
     if paid:
-        _activate(session, workspace, cert, actor=actor, now=now, kind=ActivityKind.PURCHASED)
+        _activate(session, workspace, cert, ACTIVATE, actor=actor, now=now)
     return cert
 
 
@@ -186,26 +259,21 @@ def mark_paid(
 ) -> Certificate:
     """Pending -> Active once payment is confirmed (phone sale paid later, bank transfer...)."""
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    _activate(session, workspace, cert, actor=actor, now=now or utcnow(), kind=ActivityKind.PURCHASED,
-              details=details)
+    _activate(session, workspace, cert, ACTIVATE, actor=actor, now=now or utcnow(), details=details)
     return cert
 
 
 def _activate(
-    session: Session, workspace: Workspace, cert: Certificate, *, actor: str, now: datetime,
-    kind: ActivityKind, details: str = "", preceding: tuple[tuple[ActivityKind, str], ...] = (),
+    session: Session, workspace: Workspace, cert: Certificate, t: Transition, *, actor: str, now: datetime,
+    details: str = "", preceding: tuple[Entry, ...] = (),
 ) -> None:
     """Pending -> Active: the one place every activation passes (staff, API, portal payment).
 
     `preceding` entries (e.g. Purchased, Purchased from Portal) are written after the
-    transition succeeded and before the entry of `kind`, in the same transaction."""
+    transition succeeded and before its own entry, in the same transaction."""
     expires_at = now + timedelta(days=workspace.expiry_days)
-    _transition(session, cert, S.ACTIVE, allowed_from=[S.PENDING.value],
-                values={"activated_at": now, "expires_at": expires_at})
-    for earlier_kind, earlier_details in preceding:
-        activity.record(session, cert, earlier_kind, actor=actor, now=now, details=earlier_details)
-    activity.record(session, cert, kind, actor=actor, now=now,
-                    details=details or f"Active until {format_date(expires_at, workspace.timezone)}")
+    transition(session, cert, t, actor=actor, now=now, values={"expires_at": expires_at}, before=preceding,
+               params={"note": details} if details else {"expires_at": expires_at})
 
 
 def activate_portal_purchase(
@@ -218,11 +286,11 @@ def activate_portal_purchase(
     Raises InvalidTransition if it is no longer Pending (already activated by the webhook or
     the confirmation that arrived first): callers treat that as done."""
     now = now or utcnow()
-    amount_text = money.format_money(cert.amount_cents, cert.currency)
-    _activate(session, workspace, cert, actor=actor, now=now, kind=ActivityKind.ACTIVATED_FROM_PORTAL,
-              preceding=((ActivityKind.PURCHASED, f"{amount_text} paid by card ({payment_reference})"),
+    paid = {"amount_cents": cert.amount_cents, "currency": cert.currency, "payment_reference": payment_reference}
+    _activate(session, workspace, cert, ACTIVATE_FROM_PORTAL, actor=actor, now=now,
+              preceding=((ActivityKind.PURCHASED, paid),
                          (ActivityKind.PURCHASED_FROM_PORTAL,
-                          f"Bought by {cert.purchaser_name} <{cert.purchaser_email}>")))
+                          {"purchaser_name": cert.purchaser_name, "purchaser_email": cert.purchaser_email})))
     return cert
 
 
@@ -244,19 +312,17 @@ def void_certificate(
     now = now or utcnow()
     reason_text = clean_reason(reason)
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    _void(session, cert, allowed_from=VOIDABLE, reason_text=reason_text, actor=actor, now=now, refund_id=refund_id)
+    _void(session, cert, VOID, reason_text=reason_text, actor=actor, now=now, refund_id=refund_id)
     return cert
 
 
-def _void(session: Session, cert: Certificate, *, allowed_from: list[str], reason_text: str, actor: str,
+def _void(session: Session, cert: Certificate, t: Transition, *, reason_text: str, actor: str,
           now: datetime, refund_id: str | None) -> None:
     refund_values = {"stripe_refund_id": refund_id, "refunded_at": now} if refund_id else {}
-    _transition(session, cert, S.VOIDED, allowed_from=allowed_from,
-                values={"voided_at": now, "void_reason": reason_text, **refund_values})
-    refunded = (f" Payment of {money.format_money(cert.amount_cents, cert.currency)} refunded to the card "
-                f"(Stripe {refund_id}).") if refund_id else ""
-    activity.record(session, cert, ActivityKind.VOIDED, actor=actor, now=now,
-                    details=f"Reason: {reason_text}{refunded}")
+    refunded = ({"refund_id": refund_id, "amount_cents": cert.amount_cents, "currency": cert.currency}
+                if refund_id else {})
+    transition(session, cert, t, actor=actor, now=now, values={"void_reason": reason_text, **refund_values},
+               params={"reason": reason_text, **refunded})
 
 
 # --- voiding with a card refund: Refund in progress while Stripe is asked --------------------
@@ -279,12 +345,8 @@ def begin_refund(
     now = now or utcnow()
     reason_text = clean_reason(reason)
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    _transition(session, cert, S.REFUNDING, allowed_from=[S.PENDING.value, S.ACTIVE.value],
-                values={"refund_requested_at": now, "void_reason": reason_text})
-    doing = ("the card payment is being refunded through Stripe" if cert.activated_at is not None else
-             "the checkout is being cancelled at Stripe (and refunded if it was paid)")
-    activity.record(session, cert, ActivityKind.REFUND_STARTED, actor=actor, now=now,
-                    details=f"Reason: {reason_text}. Voiding: {doing}; the certificate cannot be used meanwhile.")
+    transition(session, cert, BEGIN_REFUND, actor=actor, now=now, values={"void_reason": reason_text},
+               params={"reason": reason_text, "paid": cert.activated_at is not None})
     return cert
 
 
@@ -296,7 +358,7 @@ def finish_refund(
     had been paid (an unfinished checkout, cancelled at Stripe)."""
     now = now or utcnow()
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    _void(session, cert, allowed_from=[S.REFUNDING.value], reason_text=cert.void_reason or "Refunded",
+    _void(session, cert, FINISH_REFUND, reason_text=cert.void_reason or "Refunded",
           actor=actor, now=now, refund_id=refund_id)
     return cert
 
@@ -309,21 +371,19 @@ def cancel_refund(
     was paid back and the certificate returns to circulation as it was; `reason` says why."""
     now = now or utcnow()
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
-    target = S.ACTIVE if cert.activated_at is not None else S.PENDING
-    _transition(session, cert, target, allowed_from=[S.REFUNDING.value],
-                values={"refund_requested_at": None, "void_reason": None})
-    activity.record(session, cert, ActivityKind.REFUND_FAILED, actor=actor, now=now,
-                    details=f"{reason} The certificate was not voided and is {target.label} again.")
+    t = CANCEL_REFUND if cert.activated_at is not None else CANCEL_UNPAID_REFUND
+    transition(session, cert, t, actor=actor, now=now,
+               params={"reason": reason, "status_label": t.target.label})
     return cert
 
 
 def record_refund(
-    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str, actor: str, details: str,
+    session: Session, workspace: Workspace, *, certificate_id: int, refund_id: str, actor: str, problem: str,
     now: datetime | None = None,
 ) -> Certificate:
     """Keep a refund on record when the certificate could not be voided with it (it was changed
-    meanwhile): not a status change, but never a refund without a trace. A refunded certificate
-    cannot be reactivated."""
+    meanwhile, `problem` says how): not a status change, but never a refund without a trace.
+    A refunded certificate cannot be reactivated."""
     now = now or utcnow()
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     session.execute(
@@ -333,7 +393,8 @@ def record_refund(
         .execution_options(synchronize_session=False)
     )
     session.refresh(cert)
-    activity.record(session, cert, ActivityKind.REFUNDED, actor=actor, now=now, details=details)
+    activity.record(session, cert, ActivityKind.REFUNDED, actor=actor, now=now,
+                    params={"refund_id": refund_id, "problem": problem})
     return cert
 
 
@@ -356,10 +417,7 @@ def reactivate_certificate(
             f"This certificate expired on {format_date(cert.expires_at, workspace.timezone)} "
             "while it was voided, so it cannot be reactivated."
         )
-    _transition(session, cert, S.ACTIVE, allowed_from=[S.VOIDED.value],
-                values={"voided_at": None, "void_reason": None},
-                extra_where=[sa.or_(Certificate.expires_at.is_(None), Certificate.expires_at > now)])
-    activity.record(session, cert, ActivityKind.REACTIVATED, actor=actor, now=now)
+    transition(session, cert, REACTIVATE, actor=actor, now=now)
     return cert
 
 
@@ -371,37 +429,83 @@ def expire_certificate(
     cert = get_certificate(session, workspace_id=workspace.id, certificate_id=certificate_id)
     if cert.expires_at is None or cert.expires_at > now:
         raise InvalidTransition("This certificate has not reached its expiry date yet.")
-    _transition(session, cert, S.EXPIRED, allowed_from=[S.ACTIVE.value], values={},
-                extra_where=[Certificate.expires_at <= now])
-    activity.record(session, cert, ActivityKind.EXPIRED, actor=activity.SYSTEM_ACTOR, now=now,
-                    details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
+    transition(session, cert, EXPIRE, actor=activity.SYSTEM_ACTOR, now=now,
+               params={"expires_at": cert.expires_at})
     return cert
 
 
-def _transition(
+def transition(
     session: Session,
     cert: Certificate,
-    target: CertificateStatus,
+    t: Transition,
     *,
-    allowed_from: list[str],
-    values: dict,
-    extra_where: list | None = None,
+    actor: str,
+    now: datetime,
+    params: dict | None = None,
+    values: dict | None = None,
+    before: tuple[Entry, ...] = (),
+    after: tuple[Entry, ...] = (),
 ) -> None:
-    """Move `cert` to `target` only if it is still in an allowed state (checked by the database)."""
-    if cert.status not in allowed_from:
-        raise InvalidTransition(_refusal(cert, target))
+    """Make `t` happen to `cert`, or raise InvalidTransition: the one way a certificate's status
+    changes (outside the set-based forms below).
+
+    A conditional UPDATE (the database checks `t.condition()` against the row as it is), then
+    the outbox rows of `t.trigger`, then its activity entry of `t.kind` with `params`, with
+    the `before` and `after` entries around it, all in the caller's transaction. `values` are
+    further columns this change writes (a void's reason, an activation's expiry date)."""
+    if cert.status not in {source.value for source in t.allowed_from}:
+        raise InvalidTransition(_refusal(cert, t.target))
     result = session.execute(
-        sa.update(Certificate)
-        .where(Certificate.id == cert.id, Certificate.status.in_(allowed_from), *(extra_where or []))
-        .values(status=target.value, **values)
-        .execution_options(synchronize_session=False)
+        sa.update(CERTS).where(CERTS.c.id == cert.id, t.condition()).values(**t.values(now), **(values or {})),
+        {"now": now},
     )
     if result.rowcount != 1:
         session.refresh(cert)
-        raise InvalidTransition(_refusal(cert, target))
+        raise InvalidTransition(_refusal(cert, t.target))
     previous = cert.status
     session.refresh(cert)
-    outbox.on_transition(session, cert, previous, target)  # PDF and action emails, in this transaction
+    outbox.on_transition(session, cert, previous, t.target)  # PDF and action emails, in this transaction
+    for entry in (*before, (t.kind, params or {}), *after):
+        kind, entry_params, by = (*entry, actor) if len(entry) == 2 else entry
+        activity.record(session, cert, kind, actor=by, now=now, params=entry_params)
+
+
+# --- the set-based form: many certificates in a statement (sweeps, the redemption's statement) --
+
+def moving(t: Transition, *where: sa.ColumnElement[bool]) -> sa.Update:
+    """`t` for every certificate matching `where` that may make it at `now` (add RETURNING to
+    feed `entries_from` and `outbox.dispatch_from`, or use the moved rows)."""
+    return sa.update(CERTS).where(*where, t.condition()).values(**t.values(rules.NOW))
+
+
+def entries_from(t: Transition, *, workspace_id, certificate_id, actor, params, source=None,
+                 where=()) -> sa.Insert:
+    """`t`'s activity entry for each row of `source` (None: the one row of the given values);
+    `params` a JSON expression (`json_params`) or parameter."""
+    rows = sa.select(workspace_id, certificate_id, sa.literal(t.kind.value, sa.String), actor, rules.NOW, params,
+                     sa.literal("", sa.String))
+    if source is not None:
+        rows = rows.select_from(source)
+    return sa.insert(ACTIVITIES).from_select(
+        ["workspace_id", "certificate_id", "kind", "actor", "created_at", "params", "details"], rows.where(*where))
+
+
+def json_params(dialect: str, **values) -> sa.ColumnElement:
+    """An entry's parameters built in SQL from column expressions (a moment becomes ISO 8601
+    text, as `activity.record` stores it)."""
+    build = sa.func.json_build_object if dialect == "postgresql" else sa.func.json_object
+    pairs = [part for key, value in values.items() for part in (sa.literal(key, sa.String), value)]
+    return sa.type_coerce(build(*pairs), sa.JSON)
+
+
+def queue_from(t: Transition, *, workspace_id, certificate_id, source=None, where=()) -> sa.Insert | None:
+    """`t`'s outbox rows for each row of `source` (None when `t` fires no trigger). Only the
+    triggers that need no rendering step (not "activated") are queued this way."""
+    if t.trigger is None:
+        return None
+    assert t.trigger != "activated", "activation renders the PDF first: use transition()"
+    return outbox.dispatch_from(t.trigger, workspace_id=workspace_id, certificate_id=certificate_id, now=rules.NOW,
+                                source=source, where=where)
 
 
 def _refusal(cert: Certificate, target: CertificateStatus) -> str:
@@ -422,4 +526,6 @@ def describe(cert: Certificate) -> str:
 def expire_due(session: Session, *, now: datetime | None = None, batch_size: int = 500) -> int:
     """Move one batch of Active certificates past their expiry date to Expired (the periodic
     sweep; set-based, idempotent, safe with several sweepers: see giftcerts.core.expiry)."""
+    from giftcerts.core import expiry  # expiry builds its sweep from EXPIRE above
+
     return expiry.expire_due(session, now=now, batch_size=batch_size)

@@ -34,7 +34,7 @@ def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificat
     """Add a job to the caller's transaction. With a `dedupe_key`, a second enqueue is a no-op."""
     now = utcnow()
     values = dict(workspace_id=workspace_id, certificate_id=certificate_id, kind=kind,
-                  payload=json.dumps(payload or {}, sort_keys=True), status="queued", dedupe_key=dedupe_key,
+                  payload=_payload(payload or {}), status="queued", dedupe_key=dedupe_key,
                   attempts=0, max_attempts=max_attempts, run_after=run_after or now, last_error="",
                   created_at=now)
     if dedupe_key is None:
@@ -65,11 +65,23 @@ def on_created(session: Session, cert: Certificate) -> None:
     dispatch(session, cert, "created")
 
 
-def dispatch_columns(trigger: str) -> dict:
-    """The values of the dispatch job that `dispatch` queues for `trigger`, for statements that
-    queue it themselves in SQL (the one-statement redemption), so that both write the same row."""
-    return {"job_kind": DISPATCH, "job_payload": json.dumps({"trigger": trigger}, sort_keys=True),
-            "job_attempts": DEFAULT_MAX_ATTEMPTS, "trigger": trigger}
+def dispatch_from(trigger: str, *, workspace_id, certificate_id, now, source=None, where=()) -> sa.Insert:
+    """`dispatch` in set-based form, for statements that move many certificates (or one, in SQL):
+    the same dispatch job for each row of `source` (None: the one row of the given values),
+    queued only if the row's workspace has an enabled action for `trigger`."""
+    rows = sa.select(workspace_id, certificate_id, sa.literal(DISPATCH), sa.literal(_payload({"trigger": trigger})),
+                     sa.literal("queued"), sa.literal(0), sa.literal(DEFAULT_MAX_ATTEMPTS), now, sa.literal(""), now)
+    if source is not None:
+        rows = rows.select_from(source)
+    return sa.insert(Job.__table__).from_select(
+        ["workspace_id", "certificate_id", "kind", "payload", "status", "attempts", "max_attempts", "run_after",
+         "last_error", "created_at"],
+        rows.where(*where, sa.exists().where(Action.workspace_id == workspace_id, Action.trigger == trigger,
+                                             Action.enabled.is_(True))))
+
+
+def _payload(payload: dict) -> str:
+    return json.dumps(payload, sort_keys=True)
 
 
 def dispatch(session: Session, cert: Certificate, trigger: str, *, dedupe_key: str | None = None,

@@ -22,43 +22,35 @@ redemption per certificate.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from giftcerts import db
-from giftcerts.clock import format_date, utcnow
-from giftcerts.core import activity, lifecycle, money, outbox
+from giftcerts.clock import utcnow
+from giftcerts.core import activity, lifecycle, money
 from giftcerts.core.tokens import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
 from giftcerts.core.ids import parse_id
 from giftcerts.core.scoped import get_in_workspace
 from giftcerts.core.errors import (
-    CertificateExpired,
     Conflict,
-    CurrencyMismatch,
     DomainError,
-    ExceedsOrderTotal,
     InvalidCode,
     InvalidTransition,
     NotFound,
     ValidationError,
 )
+from giftcerts.core.rules import NOW, RULES, can_take
 from giftcerts.core.validation import clean_email, clean_text
 from giftcerts.models import (
-    Action,
-    Activity,
     Certificate,
     CertificateStatus,
-    Job,
     Order,
-    OrderStatus,
     Redemption,
     RedemptionStatus,
     WidgetSession,
@@ -142,79 +134,13 @@ def list_orders(session: Session, *, workspace_id: int, cursor: str | None = Non
     return rows[:limit], (str(rows[limit - 1].id) if len(rows) > limit else None)
 
 
-# --- the rules of a redemption ----------------------------------------------------------------
+# --- the tables and parameters of the statements below (the rules: giftcerts.core.rules) ------
 
 CERTS, ORDERS, REDEMPTIONS = Certificate.__table__, Order.__table__, Redemption.__table__
-ACTIVITIES, JOBS, ACTIONS = Activity.__table__, Job.__table__, Action.__table__
 # The statements' parameters (typed like the columns they meet, so SQLite stores them alike).
-_now = sa.bindparam("now", type_=CERTS.c.created_at.type)
+_now = NOW
 _ws = sa.bindparam("p_workspace_id", type_=sa.Integer)
 _order_id = sa.bindparam("p_order_id", type_=sa.Integer)
-
-
-def _status_refusal(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
-    match cert.status:
-        case S.REDEEMED.value:
-            return InvalidTransition("This gift certificate has already been used.")
-        case S.EXPIRED.value:
-            return _expired(cert, order, workspace)
-        case S.VOIDED.value:
-            return InvalidTransition("This gift certificate has been cancelled and cannot be used.")
-        case S.PENDING.value:
-            return InvalidTransition("This gift certificate has not been paid for yet, so it cannot be used.")
-        case S.REFUNDING.value:
-            return InvalidTransition("This gift certificate is being cancelled and refunded, so it cannot be used.")
-    return InvalidTransition("This gift certificate cannot be used.")
-
-
-def _expired(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
-    return CertificateExpired(f"This gift certificate expired on {format_date(cert.expires_at, workspace.timezone)}.")
-
-
-def _too_much(cert: Certificate, order: Order, workspace: Workspace) -> DomainError:
-    return ExceedsOrderTotal(
-        f"This gift certificate is worth {money.format_money(cert.amount_cents, cert.currency)}, more than the "
-        f"{money.format_money(order.amount_due_cents, order.currency)} still due on this order. "
-        "It must be used in full on a single booking.")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule of the seed: when it holds (a SQL expression over the certificate and an order,
-    which may be the orders table or a row of it selected earlier in the same statement), and
-    what a customer is told when it does not."""
-
-    name: str
-    holds: Callable[[Any], sa.ColumnElement[bool]]
-    refusal: Callable[[Certificate, Order, Workspace], DomainError]
-
-
-# In the order a refusal is reported. The attempt requires all of them at once; when it changed
-# nothing, the diagnosis evaluates each, from the same expressions, and reports the first broken.
-RULES = (
-    Rule("order_open", lambda order: order.status == OrderStatus.OPEN.value,
-         lambda cert, order, ws: InvalidTransition(
-             "This order has been cancelled, so nothing more can be applied to it.")),
-    Rule("active", lambda order: CERTS.c.status == S.ACTIVE.value, _status_refusal),
-    Rule("unexpired", lambda order: CERTS.c.expires_at > _now, _expired),
-    Rule("same_currency", lambda order: CERTS.c.currency == order.currency,
-         lambda cert, order, ws: CurrencyMismatch(
-             f"This gift certificate is in {cert.currency} but the order is in {order.currency}.")),
-    Rule("within_amount_due", lambda order: CERTS.c.amount_cents <= order.amount_due_cents, _too_much),
-)
-_ORDER_RULES = ("order_open", "same_currency", "within_amount_due")
-
-
-def redeemable() -> sa.ColumnElement[bool]:
-    """The one definition of "this certificate can be spent at `now`" (the statement's `now`
-    parameter): Active, and not past its expiry date by the clock (never waiting for the sweep)."""
-    return sa.and_(*(rule.holds(ORDERS.c) for rule in RULES if rule.name not in _ORDER_RULES))
-
-
-def can_take(order) -> sa.ColumnElement[bool]:
-    """The order side of the rules, for the certificate being redeemed: the order is open, in the
-    certificate's currency, and still owes at least its whole value."""
-    return sa.and_(*(rule.holds(order) for rule in RULES if rule.name in _ORDER_RULES))
 
 
 # --- redemption ---------------------------------------------------------------------------
@@ -354,30 +280,20 @@ class Applied:
 
 
 def _spend(order_takes_it: sa.ColumnElement[bool]) -> sa.Update:
-    """Active -> Redeemed for the code, only if every rule holds: the certificate's half of a redemption."""
-    return (sa.update(CERTS)
-            .where(CERTS.c.code == sa.bindparam("p_code", type_=sa.String), CERTS.c.workspace_id == _ws, redeemable(),
-                   order_takes_it)
-            .values(status=S.REDEEMED.value, redeemed_at=_now)
+    """Active -> Redeemed for the code, only if every rule holds and the order can take it: the
+    certificate's half of a redemption, lifecycle's REDEEM in its set-based form."""
+    return (lifecycle.moving(lifecycle.REDEEM, CERTS.c.code == sa.bindparam("p_code", type_=sa.String),
+                             CERTS.c.workspace_id == _ws, order_takes_it)
             .returning(CERTS.c.id, CERTS.c.amount_cents, CERTS.c.currency))
 
 
-def _log_and_queue(cert_id, reference, source) -> tuple[sa.Insert, sa.Insert]:
-    """The activity entry and the "redeemed" actions' job (outbox.dispatch, folded in: only
-    if the workspace has an enabled action for it), for the certificate just spent."""
-    select = (lambda *columns: sa.select(*columns).select_from(source)) if source is not None else sa.select
-    entry = sa.insert(ACTIVITIES).from_select(
-        ["workspace_id", "certificate_id", "kind", "actor", "created_at", "details"],
-        select(_ws, cert_id, sa.bindparam("p_kind", type_=sa.String), sa.bindparam("p_actor", type_=sa.String),
-                  _now, sa.literal("Order ", sa.String) + reference))
-    job = sa.insert(JOBS).from_select(
-        ["workspace_id", "certificate_id", "kind", "payload", "status", "attempts", "max_attempts", "run_after",
-         "last_error", "created_at"],
-        select(_ws, cert_id, sa.bindparam("job_kind", type_=sa.String), sa.bindparam("job_payload", type_=sa.String),
-                  sa.literal("queued"), sa.literal(0), sa.bindparam("job_attempts", type_=sa.Integer), _now,
-                  sa.literal(""), _now)
-        .where(sa.exists().where(ACTIONS.c.workspace_id == _ws, ACTIONS.c.trigger == sa.bindparam("trigger"),
-                                 ACTIONS.c.enabled.is_(True))))
+def _log_and_queue(cert_id, reference, source, dialect: str) -> tuple[sa.Insert, sa.Insert]:
+    """REDEEM's activity entry and outbox row (the "redeemed" actions' job, only if the
+    workspace has an enabled action for it), for the certificate just spent."""
+    entry = lifecycle.entries_from(lifecycle.REDEEM, workspace_id=_ws, certificate_id=cert_id,
+                                   actor=sa.bindparam("p_actor", type_=sa.String),
+                                   params=lifecycle.json_params(dialect, order_reference=reference), source=source)
+    job = lifecycle.queue_from(lifecycle.REDEEM, workspace_id=_ws, certificate_id=cert_id, source=source)
     return entry, job
 
 
@@ -407,9 +323,9 @@ def _postgres_statement() -> sa.Select:
             ["workspace_id", "order_id", "certificate_id", "amount_cents", "status", "created_at"],
             sa.select(_ws, _order_id, c.c.id, c.c.amount_cents, sa.literal(RedemptionStatus.APPLIED.value), _now))
          .returning(REDEMPTIONS.c.id).cte("r"))
-    entry, job = _log_and_queue(c.c.id, o.c.reference, sa.join(c, o, sa.true()))
-    a = entry.returning(ACTIVITIES.c.id).cte("a")
-    q = job.returning(JOBS.c.id).cte("q")
+    entry, job = _log_and_queue(c.c.id, o.c.reference, sa.join(c, o, sa.true()), "postgresql")
+    a = entry.returning(entry.table.c.id).cte("a")
+    q = job.returning(job.table.c.id).cte("q")
     earlier = (sa.select(sa.func.count()).select_from(REDEMPTIONS)
                .where(REDEMPTIONS.c.order_id == _order_id, REDEMPTIONS.c.workspace_id == _ws).scalar_subquery())
     current_version = sa.select(sa.literal_column("xmin")).select_from(ORDERS).where(ORDERS.c.id == _order_id)
@@ -441,7 +357,7 @@ class _SQLite:
         amount_cents=sa.bindparam("p_amount"), status=RedemptionStatus.APPLIED.value, created_at=_now,
     ).returning(REDEMPTIONS.c.id)
     entry, job = _log_and_queue(sa.bindparam("p_certificate_id", type_=sa.Integer),
-                                sa.bindparam("p_reference", type_=sa.String), None)
+                                sa.bindparam("p_reference", type_=sa.String), None, "sqlite")
 
 
 _POSTGRES = _postgres_statement()
@@ -466,7 +382,7 @@ def redeem_at_once(session: Session, *, workspace_id: int, code: str | None, ord
         return None
     now = now or utcnow()
     params = {"p_order_id": order_id, "p_workspace_id": workspace_id, "p_code": normalized, "now": now,
-              "p_actor": actor[:254], "p_kind": ActivityKind.REDEEMED.value, **outbox.dispatch_columns("redeemed")}
+              "p_actor": actor[:254]}
     if session.get_bind().dialect.name == "postgresql":
         return _at_once_postgres(session, params)
     return _at_once_sqlite(session, params)
@@ -541,17 +457,14 @@ def release(session: Session, workspace: Workspace, *, redemption_id: int | str 
     order = session.get(Order, red.order_id)
     session.refresh(order)
     cert = session.get(Certificate, red.certificate_id)
-    still_valid = cert.expires_at is not None and cert.expires_at > now
-    target = S.ACTIVE if still_valid else S.EXPIRED
-    lifecycle._transition(session, cert, target, allowed_from=[S.REDEEMED.value],
-                          values={"redeemed_at": None} if still_valid else {})
-    activity.record(session, cert, ActivityKind.RELEASED, actor=actor, now=now,
-                    details=(reason or f"Order {order.reference} cancelled") + "; "
-                            + ("the certificate can be used again" if still_valid else
-                               f"the certificate expired on {format_date(cert.expires_at, workspace.timezone)}"))
-    if not still_valid:
-        activity.record(session, cert, ActivityKind.EXPIRED, actor=activity.SYSTEM_ACTOR, now=now,
-                        details=f"Expired on {format_date(cert.expires_at, workspace.timezone)}")
+    released = {"order_reference": order.reference, **({"reason": reason} if reason else {})}
+    if cert.expires_at is not None and cert.expires_at > now:
+        lifecycle.transition(session, cert, lifecycle.RELEASE, actor=actor, now=now,
+                             params={**released, "usable": True})
+    else:
+        lifecycle.transition(session, cert, lifecycle.RELEASE_EXPIRED, actor=actor, now=now,
+                             params={**released, "usable": False, "expires_at": cert.expires_at},
+                             after=((ActivityKind.EXPIRED, {"expires_at": cert.expires_at}, activity.SYSTEM_ACTOR),))
     session.refresh(red)
     return red
 

@@ -102,7 +102,7 @@ def send_email(job: Job, ctx: Context) -> None:
     by = payload.get("requested_by") or activity.SYSTEM_ACTOR
     with db.write_session(ctx.url) as session:
         activity.record(session, session.get(Certificate, cert.id), kind, actor=by,
-                        details=f"{what} to {payload['to']}" + (" with the PDF" if attachments else ""))
+                        params={"what": what, "to": payload["to"], "with_pdf": bool(attachments)})
         ctx.finish(session, job)
 
 

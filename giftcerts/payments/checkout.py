@@ -305,7 +305,6 @@ def _refund_and_void(workspace_id: int, cert_id: int, pi_id: str, actor: str, ur
             if refund_id is None:
                 raise
             lifecycle.record_refund(session, ws, certificate_id=cert_id, refund_id=refund_id, actor=actor,
-                                    details=f"Payment refunded (Stripe {refund_id}), but the certificate could "
-                                            f"not be voided: {exc.message}")
+                                    problem=exc.message)
         raise RefundFailed(f"The payment was refunded (Stripe {refund_id}), but the certificate could not be "
                            f"voided: {exc.message}") from exc

@@ -56,7 +56,7 @@ def test_redeeming_applies_the_full_value_and_logs_who_did_it(api, db_url):
     with db.read_session(db_url) as s:
         entry = activity.history(s, workspace_id=cert.workspace_id, certificate_id=cert.id)[-1]
         key_prefix = api.tenant.key[:12]
-        assert (entry.actor, entry.details) == (f"API key {key_prefix}…", "Order BK-2001")
+        assert (entry.actor, activity.describe(entry, "UTC")) == (f"API key {key_prefix}…", "Order BK-2001")
 
 
 def _setup(tenant, case):

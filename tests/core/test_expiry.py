@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import activity, expiry, lifecycle, redemption
+from giftcerts.core import activity, expiry, lifecycle, redemption, rules
 from giftcerts.core.errors import CertificateExpired, InvalidTransition
 from giftcerts.models import Certificate, ExpiryReminder, Job
 from tests.factories import make_certificate, make_workspace
@@ -37,7 +37,7 @@ def test_a_certificate_one_second_past_its_date_cannot_be_redeemed_even_before_t
         with pytest.raises(CertificateExpired):
             redemption.preview(s, ws, code=cert.code, order_id=order.id)
         # the one definition of "redeemable", as the database evaluates it
-        assert not s.execute(sa.select(redemption.redeemable()).where(Certificate.id == cert.id),
+        assert not s.execute(sa.select(rules.redeemable()).where(Certificate.id == cert.id),
                              {"now": utcnow()}).scalar_one()
         assert s.get(Certificate, cert.id).status == "active"
 
@@ -77,7 +77,8 @@ def test_the_sweep_expires_due_certificates_once_with_an_activity_entry_and_is_i
             assert c.status == "expired"
             entries = [a for a in activity.history(s, workspace_id=ws.id, certificate_id=c.id) if a.kind == "Expired"]
             local = c.expires_at.astimezone(__import__("zoneinfo").ZoneInfo("Pacific/Auckland")).strftime("%Y-%m-%d")
-            assert [(e.actor, e.details) for e in entries] == [("system", f"Expired on {local}")]
+            shown = [(e.actor, activity.describe(e, ws.timezone)) for e in entries]
+            assert shown == [("system", f"Expired on {local}")]
         assert s.get(Certificate, fresh.id).status == "active"
         assert s.get(Certificate, voided.id).status == "voided"
 

@@ -51,7 +51,8 @@ def test_void_needs_a_reason_and_is_recorded_with_it(db_url):
         lifecycle.void_certificate(s, ws, certificate_id=cert.id, reason="Customer refund", actor="a@example.com")
         assert cert.status == "voided" and cert.void_reason == "Customer refund"
         last = activity.history(s, workspace_id=ws.id, certificate_id=cert.id)[-1]
-        assert (last.kind, last.actor, last.details) == ("Voided", "a@example.com", "Reason: Customer refund")
+        assert (last.kind, last.actor, activity.describe(last, ws.timezone)) == (
+            "Voided", "a@example.com", "Reason: Customer refund")
 
 
 def test_a_voided_certificate_can_be_reactivated_later(db_url):

@@ -49,7 +49,7 @@ def test_a_valid_code_is_applied_in_full_and_the_certificate_becomes_redeemed(db
         s.refresh(cert)
         assert cert.status == "redeemed"
         last = activity.history(s, workspace_id=ws.id, certificate_id=cert.id)[-1]
-        assert (last.kind, last.details) == ("Redeemed", "Order BK-1001")
+        assert (last.kind, activity.describe(last, ws.timezone)) == ("Redeemed", "Order BK-1001")
 
 
 def test_preview_changes_nothing(db_url):

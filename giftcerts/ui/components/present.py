@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from giftcerts.clock import format_date, format_local
 from giftcerts.core import money, reports
+from giftcerts.core import activity
 from giftcerts.core.activity import MEANINGS, ActivityKind
 from giftcerts.core.codes import format_code, mask_code
 from giftcerts.models import Activity, Certificate, CertificateStatus, Workspace
@@ -65,7 +66,7 @@ def activity_row(entry: Activity, ws: Workspace) -> dict[str, str]:
         "meaning": meaning,
         "actor": entry.actor,
         "when": format_local(entry.created_at, ws.timezone),
-        "details": entry.details,
+        "details": activity.describe(entry, ws.timezone),
     }
 
 
