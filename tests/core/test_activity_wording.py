@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from giftcerts import db
 from giftcerts.core import activity, lifecycle, redemption
 from giftcerts.models import Activity, Workspace
-from giftcerts.ui.present import activity_row
+from giftcerts.ui.components.present import activity_row
 from tests.factories import make_certificate, make_workspace
 
 # 23:30 UTC on 1 March: already 2 March in Auckland, still 1 March in New York.
