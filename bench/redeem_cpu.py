@@ -28,6 +28,8 @@ be 201. The database is a throwaway one (dropped at the end).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 import asyncio
 import cProfile
 import json
@@ -133,6 +135,29 @@ def server_cpu(url: str) -> float:
     return total
 
 
+@contextmanager
+def throwaway_database(kind: str) -> Iterator[tuple[str, bool]]:
+    """A new, migrated database (PostgreSQL, or a SQLite file), set as REFLEX_DB_URL, dropped
+    afterwards: (its URL, whether it is PostgreSQL)."""
+    name = None
+    if kind == "postgres":
+        name = f"giftcerts_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    os.environ["REFLEX_DB_URL"] = url
+    try:
+        migrate.upgrade(url)
+        yield url, name is not None
+    finally:
+        db.dispose_all()
+        if name:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
@@ -143,19 +168,9 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="profile the worker-thread part (dispatch.execute) and print its top 40 functions")
     args = parser.parse_args()
 
-    if args.db == "postgres":
-        name = f"giftcerts_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    else:
-        tmp = tempfile.mkdtemp()
-        name, url = None, f"sqlite:///{tmp}/bench.db"
-    os.environ["REFLEX_DB_URL"] = url
-    try:
-        migrate.upgrade(url)
+    with throwaway_database(args.db) as (url, on_postgres):
         key, pairs = seed(url, args.n + args.warmup)
-        if name:
+        if on_postgres:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
 
@@ -165,7 +180,7 @@ def main() -> int:
         app = Starlette(routes=routes())
 
         statements = [0]
-        if name:  # count at the driver: some hot statements bypass SQLAlchemy
+        if on_postgres:  # count at the driver: some hot statements bypass SQLAlchemy
             execute = psycopg.Cursor.execute
 
             def counting(self, *a, **kw):
@@ -203,11 +218,11 @@ def main() -> int:
         for r in range(args.rounds):  # the smallest round is the least disturbed by other load
             batch = measured[r * n:(r + 1) * n]
             statements[0] = 0
-            server0 = server_cpu(url) if name else 0.0
+            server0 = server_cpu(url) if on_postgres else 0.0
             cpu0, wall0 = time.process_time(), time.perf_counter()
             asyncio.run(run(batch))
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            server = (server_cpu(url) - server0) if name else float("nan")
+            server = (server_cpu(url) - server0) if on_postgres else float("nan")
             results.append((1000 * cpu / n, 1000 * server / n, statements[0] / n, 1000 * wall / n))
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"{args.db}: {args.rounds} rounds of {n} redemptions, one at a time, in-process ASGI, idempotency key: "
@@ -219,11 +234,6 @@ def main() -> int:
         if profiler:
             pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_LINES", "40")))
         return 0
-    finally:
-        db.dispose_all()
-        if name:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -24,22 +24,19 @@ import argparse
 import asyncio
 import inspect
 import os
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from redeem_cpu import PG_ADMIN, call, seed  # noqa: E402
+from redeem_cpu import call, seed, throwaway_database  # noqa: E402
 
-from giftcerts import db, migrate  # noqa: E402
+from giftcerts import db  # noqa: E402
 
 TARGET = 1.5
 
@@ -86,16 +83,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    if args.db == "postgres":
-        name = f"giftcerts_bench_{secrets.token_hex(4)}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    else:
-        name, url = None, f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-    os.environ["REFLEX_DB_URL"] = url
-    try:
-        migrate.upgrade(url)
+    with throwaway_database(args.db) as (url, _):
         per_side = args.n + args.warmup
         key, pairs = seed(url, 2 * per_side)
         api_pairs, widget_pairs = pairs[:per_side], pairs[per_side:]
@@ -141,11 +129,6 @@ def main() -> int:
         ok = ratio <= TARGET
         print(f"\n{'PASS' if ok else 'FAIL'}  widget Apply <= {TARGET}x the API's CPU per redemption   {ratio:.2f}x")
         return 0 if ok else 1
-    finally:
-        db.dispose_all()
-        if name:
-            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
