@@ -192,29 +192,32 @@ ATTEMPTS = 3
 
 
 def redeem(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
-           now: datetime | None = None) -> Redemption:
+           now: datetime | None = None, attempted: bool = False) -> Redemption:
     """Apply a certificate in full as payment on an order: the one way every channel redeems.
     The new redemption, as an ORM object (see `apply` for what it did)."""
-    applied = apply(session, workspace, code=code, order_id=order_id, actor=actor, now=now)
+    applied = apply(session, workspace, code=code, order_id=order_id, actor=actor, now=now, attempted=attempted)
     return session.get(Redemption, applied.redemption_id)
 
 
 def apply(session: Session, workspace: Workspace, *, code: str | None, order_id: int | str | None, actor: str,
-          now: datetime | None = None) -> Applied:
+          now: datetime | None = None, attempted: bool = False) -> Applied:
     """`redeem`, answering with what the attempt returned (the redemption, the order after it
     and its lines) rather than reading the redemption back.
 
     `redeem_at_once` makes the attempt, race-proof and all or nothing; only when it changed
-    nothing is the reason looked for, read-only, and raised."""
+    nothing is the reason looked for, read-only, and raised. `attempted`: the caller has just
+    made the attempt itself and it changed nothing, so the diagnosis comes first."""
     now = now or utcnow()
     oid = parse_id(order_id)
     if oid is None:
         raise NotFound("Order not found.")
-    for _ in range(ATTEMPTS):
-        applied = redeem_at_once(session, workspace_id=workspace.id, code=code, order_id=oid, actor=actor, now=now)
-        if applied is not None:
-            _forget_loaded(session, applied)
-            return applied
+    for n in range(ATTEMPTS):
+        if n or not attempted:
+            applied = redeem_at_once(session, workspace_id=workspace.id, code=code, order_id=oid, actor=actor,
+                                     now=now)
+            if applied is not None:
+                _forget_loaded(session, applied)
+                return applied
         order = get_order(session, workspace_id=workspace.id, order_id=oid)
         session.refresh(order)
         _, refusal = _broken_rule(session, workspace, code=code, order=order, now=now)
