@@ -17,7 +17,7 @@ Idempotency-Key), and reports per request:
 - database CPU (PostgreSQL only): user+system time of the server processes serving this
   database, from /proc/<pid>/stat, over the same run;
 - statements: SQL statements sent per request (psycopg cursor executes on PostgreSQL,
-  not counting BEGIN/COMMIT; a SQLAlchemy event on SQLite);
+  sqlite3's trace callback on SQLite; neither counts BEGIN/COMMIT);
 - wall ms: mean elapsed time per request (this one depends on the machine's load).
 
 The run is split into rounds (default 5) and the minimum and median per column are
@@ -188,9 +188,16 @@ def main() -> int:
                 return execute(self, *a, **kw)
             psycopg.Cursor.execute = counting
         else:
-            @event.listens_for(db.engine(url), "before_cursor_execute")
-            def _count(*_args):
-                statements[0] += 1
+            # at the driver too (the hot statements bypass SQLAlchemy); BEGIN/COMMIT not counted
+            db.dispose_all()
+
+            def counted(sql: str) -> None:
+                if not sql.startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+                    statements[0] += 1
+
+            @event.listens_for(db.engine(url), "connect")
+            def _trace(dbapi_connection, _record):
+                dbapi_connection.set_trace_callback(counted)
 
         async def run(batch):
             for code, order_id in batch:

@@ -322,12 +322,14 @@ class Redemption(SQLModel, table=True):
         # A certificate pays for at most one order at a time, whatever the application does.
         sa.Index("uq_redemptions_applied_certificate", "certificate_id", unique=True,
                  sqlite_where=sa.text("status = 'applied'"), postgresql_where=sa.text("status = 'applied'")),
-        sa.Index("ix_redemptions_order_id", "order_id", "id"),
+        # An order's lines, scoped to its workspace: one index serves both predicates and the
+        # order, so SQLite (which keeps no statistics) cannot pick a workspace-wide scan instead.
+        sa.Index("ix_redemptions_ws_order", "workspace_id", "order_id", "id"),
         sa.Index("ix_redemptions_certificate_id", "certificate_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    workspace_id: int = Field(foreign_key="workspaces.id", index=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
     order_id: int = Field(foreign_key="orders.id")
     certificate_id: int = Field(foreign_key="certificates.id")
     amount_cents: int

@@ -153,18 +153,28 @@ def take(checks: list[tuple[RateLimitItem, tuple[str, ...]]]) -> Taken:
     if not isinstance(storage, MemoryStorage):
         raise TypeError(f"guess budgets need memory or Redis storage, not {type(storage).__name__}")
     with _memory_take:
-        refused = [i for i, (item, identifiers) in enumerate(checks) if not limiter().test(item, *identifiers)]
+        keys = [item.key_for(*identifiers) for item, identifiers in checks]
+        now = time.time()
+        # A window is full when its limit-th newest entry is still inside it: `limiter().test`'s
+        # answer without counting the window (entries are kept newest first).
+        refused = [i for i, (key, (item, _)) in enumerate(zip(keys, checks))
+                   if _newest(storage, key, item.amount) >= now - item.get_expiry()]
         if refused:
             raise Refused(refused)
         taken = Taken(checks)
-        for index, (item, identifiers) in enumerate(checks):
-            key = item.key_for(*identifiers)
+        for index, (key, (item, _)) in enumerate(zip(keys, checks)):
             with storage.locks[key]:
                 if not storage.acquire_entry(key, item.amount, item.get_expiry()):  # hit outside `take`
                     give_back(taken)
                     raise Refused([index])
                 taken.entries.append((key, storage.events[key][0]))
         return taken
+
+
+def _newest(storage: MemoryStorage, key: str, amount: int) -> float:
+    """When the amount-th newest entry of a window was pushed (-inf if it has fewer)."""
+    events = storage.events.get(key)
+    return events[amount - 1].atime if events and len(events) >= amount else float("-inf")
 
 
 def give_back(taken: Taken) -> None:

@@ -409,20 +409,19 @@ def _at_once_postgres(session: Session, params: dict) -> Applied | None:
 
 
 def _at_once_sqlite(session: Session, params: dict) -> Applied | None:
-    connection = session.connection()
-    spent = connection.execute(_SQLite.spend, params).first()
-    if spent is None:
+    spent = db.execute_hot(session, _SQLite.spend, params)
+    if not spent:
         return None
-    certificate_id, amount_cents, currency = spent
+    certificate_id, amount_cents, currency = spent[0]
     params = {**params, "p_certificate_id": certificate_id, "p_amount": amount_cents}
-    paid = connection.execute(_SQLite.pay, params).first()
-    if paid is None:  # cannot happen inside BEGIN IMMEDIATE; never commit half a redemption
+    paid = db.execute_hot(session, _SQLite.pay, params)
+    if not paid:  # cannot happen inside BEGIN IMMEDIATE; never commit half a redemption
         raise RuntimeError(f"redemption of certificate {certificate_id} on order {params['p_order_id']} "
                            "was not all-or-nothing")
-    order = OrderAfter(params["p_order_id"], *paid)
-    redemption_id = connection.execute(_SQLite.record, params).scalar_one()
-    connection.execute(_SQLite.entry, {**params, "p_reference": order.reference})
-    connection.execute(_SQLite.job, params)
+    order = OrderAfter(params["p_order_id"], *paid[0])
+    [(redemption_id,)] = db.execute_hot(session, _SQLite.record, params)
+    db.execute_hot(session, _SQLite.entry, {**params, "p_reference": order.reference})
+    db.execute_hot(session, _SQLite.job, params)
     return Applied(redemption_id, certificate_id, params["p_code"], amount_cents, currency, params["now"], order,
                    _lines(session, params))
 

@@ -82,17 +82,20 @@ def test_write_transactions_start_immediately_so_they_queue_instead_of_failing(s
     url, _ = sqlite_file_url
     statements: list[str] = []
 
-    def capture(conn, cursor, statement, *args):
-        statements.append(statement)
+    # what SQLite itself receives (BEGIN is sent straight to the driver, not through SQLAlchemy)
+    def capture(dbapi_connection, _record):
+        dbapi_connection.set_trace_callback(statements.append)
 
+    db.dispose_all()
     write_engine = db.engine(url)
-    event.listen(write_engine, "before_cursor_execute", capture)
+    event.listen(write_engine, "connect", capture)
     try:
         with db.write_session(url) as s:
             s.exec(select(Workspace)).all()
     finally:
-        event.remove(write_engine, "before_cursor_execute", capture)
+        event.remove(write_engine, "connect", capture)
     assert statements[0] == "BEGIN IMMEDIATE"
+    assert statements[1].startswith("SELECT")
 
 
 def test_eight_threads_writing_at_once_never_see_database_is_locked(sqlite_file_url):
