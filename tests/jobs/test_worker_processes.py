@@ -33,6 +33,14 @@ def spawn_worker(url: str, smtp_url: str, *, lease: float) -> subprocess.Popen:
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has a handler for the signal (SigCgt in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False
+
+
 def seed_certificates(url: str, count: int, *, with_pdf: bool) -> None:
     """`count` activated certificates: with the default actions, 2 emails each."""
     with db.write_session(url) as s:
@@ -149,7 +157,10 @@ def test_a_stop_signal_caught_inside_the_idle_wait_still_stops_the_worker():
 def test_the_worker_process_exits_promptly_on_sigterm(fresh_postgres, mail_sink):
     worker = spawn_worker(fresh_postgres, mail_sink.url, lease=120)
     try:
-        time.sleep(3)  # started and idle: polling every 50 ms
+        # started (its SIGTERM handler in place: on a loaded machine the import alone can take
+        # seconds) and then idle, polling every 50 ms
+        wait_for(lambda: catches(worker.pid, signal.SIGTERM), 60, "the worker to install its SIGTERM handler")
+        time.sleep(1)
         started = time.monotonic()
         worker.terminate()
         assert worker.wait(10) == 0
