@@ -40,8 +40,9 @@ class CertificateSource(str, enum.Enum):
 
 
 class OrderStatus(str, enum.Enum):
-    OPEN = "open"
-    CANCELLED = "cancelled"
+    OPEN = "open"  # the booking is in progress: certificates applied to it are held
+    COMPLETED = "completed"  # the booking was confirmed: its certificates are spent for good
+    CANCELLED = "cancelled"  # the booking did not happen: its certificates were released
 
 
 class RedemptionStatus(str, enum.Enum):
@@ -71,6 +72,7 @@ class Workspace(SQLModel, table=True):
         sa.CheckConstraint("min_amount_cents > 0", name="ck_workspace_min_positive"),
         sa.CheckConstraint("max_amount_cents >= min_amount_cents", name="ck_workspace_bounds"),
         sa.CheckConstraint("expiry_days > 0", name="ck_workspace_expiry_positive"),
+        sa.CheckConstraint("hold_minutes >= 0 AND hold_minutes <= 10080", name="ck_workspace_hold_minutes"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -95,6 +97,9 @@ class Workspace(SQLModel, table=True):
     # How staff and customers write amounts (a key of core.money.NUMBER_FORMATS): "50,00" is
     # fifty in de_DE and refused in en_US, never read as five thousand.
     locale: str = Field(default="en_US", max_length=16)
+    # How long a certificate applied to an open order stays held before the worker releases it
+    # (the checkout was abandoned); 0: held until the order is completed or cancelled.
+    hold_minutes: int = Field(default=30, sa_column_kwargs={"server_default": "30"})
 
 
 class StaffUser(SQLModel, table=True):
@@ -297,7 +302,7 @@ class Order(SQLModel, table=True):
         sa.CheckConstraint("total_cents > 0", name="ck_order_total_positive"),
         # Never pay more than the order is worth: the last line of defence against double spend.
         sa.CheckConstraint("amount_due_cents >= 0 AND amount_due_cents <= total_cents", name="ck_order_amount_due"),
-        sa.CheckConstraint("status IN ('open', 'cancelled')", name="ck_order_status"),
+        sa.CheckConstraint("status IN ('open', 'completed', 'cancelled')", name="ck_order_status"),
         sa.Index("ix_orders_ws_id", "workspace_id", "id"),
     )
 
@@ -310,6 +315,9 @@ class Order(SQLModel, table=True):
     customer_email: str = Field(default="", max_length=254)
     status: str = Field(default=OrderStatus.OPEN.value, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str = Field(default="", max_length=500)
 
 
 class Redemption(SQLModel, table=True):
@@ -326,6 +334,9 @@ class Redemption(SQLModel, table=True):
         # order, so SQLite (which keeps no statistics) cannot pick a workspace-wide scan instead.
         sa.Index("ix_redemptions_ws_order", "workspace_id", "order_id", "id"),
         sa.Index("ix_redemptions_certificate_id", "certificate_id"),
+        # The holds the worker looks at: applied, not yet made final by the order's completion.
+        sa.Index("ix_redemptions_holds", "created_at", sqlite_where=sa.text("status = 'applied' AND captured_at IS NULL"),
+                 postgresql_where=sa.text("status = 'applied' AND captured_at IS NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -336,6 +347,8 @@ class Redemption(SQLModel, table=True):
     status: str = Field(default=RedemptionStatus.APPLIED.value, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     released_at: datetime | None = None
+    # When the order was completed and the hold became final (None while it is held).
+    captured_at: datetime | None = None
 
 
 class IdempotencyRecord(SQLModel, table=True):

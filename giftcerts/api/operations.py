@@ -17,7 +17,7 @@ from sqlmodel import Session
 from giftcerts import config
 from giftcerts.api import schemas
 from giftcerts.api.auth import Caller
-from giftcerts.core import lifecycle, redemption, search
+from giftcerts.core import lifecycle, orders, redemption, search
 from giftcerts.core.codes import mask_code
 from giftcerts.models import (
     Certificate,
@@ -70,6 +70,17 @@ def create_order(session: Session, call: Call) -> schemas.Order:
 def get_order(session: Session, call: Call) -> schemas.Order:
     return _order(session, redemption.get_order(session, workspace_id=call.workspace.id,
                                                 order_id=call.ids["order_id"]))
+
+
+def complete_order(session: Session, call: Call) -> schemas.Order:
+    return _order(session, orders.complete_order(session, call.workspace, order_id=call.ids["order_id"],
+                                                 actor=call.actor))
+
+
+def cancel_order(session: Session, call: Call) -> schemas.Order:
+    b: schemas.OrderCancel = call.body
+    return _order(session, orders.cancel_order(session, call.workspace, order_id=call.ids["order_id"],
+                                               reason=b.reason, actor=call.actor))
 
 
 # --- redemptions ---------------------------------------------------------------------------
@@ -211,6 +222,17 @@ OPERATIONS: list[Operation] = [
     Operation("GET", f"{V1}/orders/{{order_id}}", "getOrder", "Get an order", get_order, schemas.Order,
               errors=("not_found",),
               description="The order with what it still owes and every certificate applied to it (codes masked)."),
+    Operation("POST", f"{V1}/orders/{{order_id}}/complete", "completeOrder", "Complete an order (booking confirmed)",
+              complete_order, schemas.Order, body=schemas.NoBody, errors=("not_found", "not_active"),
+              description="Call when the booking is confirmed and paid. Certificates applied to the order were "
+                          "held for it; they are now spent for good, and the order takes no more. Completing a "
+                          "completed order changes nothing; a cancelled order cannot be completed."),
+    Operation("POST", f"{V1}/orders/{{order_id}}/cancel", "cancelOrder", "Cancel an order (booking did not happen)",
+              cancel_order, schemas.Order, body=schemas.OrderCancel, errors=("validation_error", "not_found",
+                                                                             "not_active"),
+              description="Releases every certificate applied to the order (Active again, or Expired if its date "
+                          "passed), with an activity entry naming the booking. Works on open and completed "
+                          "orders; cancelling a cancelled order changes nothing."),
     Operation("POST", f"{V1}/redemptions/preview", "previewRedemption", "Check a code against an order",
               preview_redemption, schemas.Preview, body=schemas.CodeOnOrder, errors=CODE_ERRORS,
               guesses_codes=True, read_only=True,
@@ -221,7 +243,10 @@ OPERATIONS: list[Operation] = [
               schemas.Redemption, 201, body=schemas.CodeOnOrder, errors=CODE_ERRORS, guesses_codes=True,
               fast=redeem_at_once,
               description="Applies the certificate's full value as payment on the order; the certificate becomes "
-                          "Redeemed. Of simultaneous attempts on one code exactly one succeeds."),
+                          "Redeemed. Of simultaneous attempts on one code exactly one succeeds. While the order is "
+                          "open the certificate is *held* for it (no other order can use it): complete the order "
+                          "when the booking is confirmed, or cancel it; a hold neither completed nor cancelled "
+                          "within the workspace's hold time (30 minutes unless changed) is released."),
     Operation("POST", f"{V1}/redemptions/{{redemption_id}}/release", "releaseRedemption",
               "Release a redemption (booking cancelled)", release_redemption, schemas.Redemption,
               body=schemas.NoBody, errors=("not_found", "not_active"),

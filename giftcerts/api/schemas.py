@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from giftcerts.core import redemption
 from giftcerts.core.codes import format_code, mask_code
-from giftcerts.models import STATUS_VALUES
+from giftcerts.models import STATUS_VALUES, RedemptionStatus
 from giftcerts.models import Certificate as CertificateRow
 from giftcerts.models import Order as OrderRow
 from giftcerts.models import Redemption as RedemptionRow
@@ -86,6 +86,12 @@ class WidgetSessionCreate(Request):
     order_id: Id = Field(examples=[1])
 
 
+class OrderCancel(Request):
+    reason: Text | None = Field(None, description="Why the booking did not happen (at most 500 characters); "
+                                                  "kept on the order and in each released certificate's activity.",
+                                examples=["Customer cancelled the tour"])
+
+
 class NoBody(Request):
     """The endpoint takes no body; an empty body or `{}` is accepted."""
 
@@ -109,31 +115,44 @@ class RedemptionLine(Response):
     amount_cents: int
     currency: str
     status: Literal["applied", "released"]
+    held: bool = Field(description="Applied to the open order and held for it until the order is completed "
+                                   "(then final) or cancelled, or the workspace's hold time passes (released).")
     created_at: datetime
     released_at: datetime | None
+    captured_at: datetime | None = Field(description="When the order's completion made it final.")
 
     @classmethod
     def of(cls, red: RedemptionRow, cert: CertificateRow) -> RedemptionLine:
         return cls(id=red.id, certificate_id=cert.id, code=mask_code(cert.code), amount_cents=red.amount_cents,
-                   currency=cert.currency, status=red.status, created_at=red.created_at,
-                   released_at=red.released_at)
+                   currency=cert.currency, status=red.status, held=_held(red.status, red.captured_at),
+                   created_at=red.created_at, released_at=red.released_at, captured_at=red.captured_at)
 
     @classmethod
     def of_line(cls, line: redemption.Line) -> RedemptionLine:
         return cls(id=line.id, certificate_id=line.certificate_id, code=mask_code(line.code),
                    amount_cents=line.amount_cents, currency=line.currency, status=line.status,
-                   created_at=line.created_at, released_at=line.released_at)
+                   held=_held(line.status, line.captured_at), created_at=line.created_at,
+                   released_at=line.released_at, captured_at=line.captured_at)
+
+
+def _held(status: str, captured_at: datetime | None) -> bool:
+    return status == RedemptionStatus.APPLIED.value and captured_at is None
 
 
 class Order(Response):
     id: int
     reference: str
-    status: Literal["open", "cancelled"]
+    status: Literal["open", "completed", "cancelled"] = Field(
+        description="`open` while the booking is in progress (certificates applied to it are held), `completed` "
+                    "once you confirmed it (they are final), `cancelled` if it did not happen (they were released).")
     currency: str
     total_cents: int
     amount_due_cents: int = Field(description="What the order still owes after the certificates applied to it.")
     customer_email: str
     created_at: datetime
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str = ""
     redemptions: list[RedemptionLine]
 
     @classmethod
@@ -144,7 +163,9 @@ class Order(Response):
     def with_lines(cls, order: OrderRow | redemption.OrderAfter, lines: list[RedemptionLine]) -> Order:
         return cls(id=order.id, reference=order.reference, status=order.status, currency=order.currency,
                    total_cents=order.total_cents, amount_due_cents=order.amount_due_cents,
-                   customer_email=order.customer_email, created_at=order.created_at, redemptions=lines)
+                   customer_email=order.customer_email, created_at=order.created_at,
+                   completed_at=order.completed_at, cancelled_at=order.cancelled_at,
+                   cancel_reason=order.cancel_reason, redemptions=lines)
 
 
 class Preview(Response):

@@ -37,6 +37,7 @@ class ActivityKind(str, enum.Enum):
     REMINDER_SENT = "Reminder sent"
     REFUND_STARTED = "Refund started"
     REFUND_FAILED = "Refund failed"
+    CAPTURED = "Booking confirmed"
 
 
 MEANINGS: dict[ActivityKind, str] = {
@@ -49,11 +50,12 @@ MEANINGS: dict[ActivityKind, str] = {
     ActivityKind.PURCHASED_FROM_PORTAL: "Purchase came from the public portal",
     ActivityKind.ACTIVATED_FROM_PORTAL: "Certificate became active via portal purchase",
     ActivityKind.EXPIRED: "Certificate passed its expiration date",
-    ActivityKind.RELEASED: "Redemption was undone because the booking was cancelled",
+    ActivityKind.RELEASED: "Redemption was undone: the booking was cancelled or its checkout abandoned",
     ActivityKind.REFUNDED: "The card payment was refunded to the purchaser",
     ActivityKind.REMINDER_SENT: "The holder was reminded that the certificate expires soon",
     ActivityKind.REFUND_STARTED: "Voiding began: out of use while the card refund is with Stripe",
     ActivityKind.REFUND_FAILED: "Stripe refused the refund; the certificate was put back as it was",
+    ActivityKind.CAPTURED: "The booking it was held for was confirmed: the redemption is final",
 }
 
 SYSTEM_ACTOR = "system"
@@ -146,6 +148,7 @@ WORDINGS: dict[ActivityKind, Callable[[dict, str], str]] = {
     ActivityKind.REMINDER_SENT: _sent,
     ActivityKind.EXPIRED: lambda p, tz: f"Expired on {_date(p['expires_at'], tz)}",
     ActivityKind.RELEASED: _released,
+    ActivityKind.CAPTURED: lambda p, tz: f"Order {p['order_reference']} completed; the certificate is spent for good",
     ActivityKind.REFUNDED: lambda p, tz: (f"Payment refunded (Stripe {p['refund_id']}), but the certificate could "
                                           f"not be voided: {p['problem']}"),
     ActivityKind.REFUND_STARTED: _refund_started,

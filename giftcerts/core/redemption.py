@@ -51,6 +51,7 @@ from giftcerts.models import (
     Certificate,
     CertificateStatus,
     Order,
+    OrderStatus,
     Redemption,
     RedemptionStatus,
     WidgetSession,
@@ -123,8 +124,11 @@ def certificate_redemptions(session: Session, cert: Certificate) -> list[tuple[R
 
 
 def list_orders(session: Session, *, workspace_id: int, cursor: str | None = None, limit: int = 25,
-                query: str | None = None) -> tuple[list[Order], str | None]:
+                query: str | None = None, status: str | None = None) -> tuple[list[Order], str | None]:
+    """Newest first, in keyset pages; `status`: only open, completed or cancelled orders."""
     stmt = select(Order).where(Order.workspace_id == workspace_id)
+    if status in {s.value for s in OrderStatus}:
+        stmt = stmt.where(Order.status == status)
     if (before := parse_id(cursor)) is not None:
         stmt = stmt.where(Order.id < before)
     text = clean_text(query)[:100]
@@ -252,6 +256,7 @@ class Line:
     status: str
     created_at: datetime
     released_at: datetime | None
+    captured_at: datetime | None = None  # None while the certificate is held for the open order
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,10 @@ class OrderAfter:
     amount_due_cents: int
     customer_email: str
     created_at: datetime
+    # Only an open order takes a certificate, so after a redemption these are always unset.
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -365,7 +374,8 @@ class _SQLite:
 
 _POSTGRES = _postgres_statement()
 _ORDER_LINES = (sa.select(REDEMPTIONS.c.id, REDEMPTIONS.c.certificate_id, CERTS.c.code, REDEMPTIONS.c.amount_cents,
-                          CERTS.c.currency, REDEMPTIONS.c.status, REDEMPTIONS.c.created_at, REDEMPTIONS.c.released_at)
+                          CERTS.c.currency, REDEMPTIONS.c.status, REDEMPTIONS.c.created_at, REDEMPTIONS.c.released_at,
+                          REDEMPTIONS.c.captured_at)
                 .join(CERTS, CERTS.c.id == REDEMPTIONS.c.certificate_id)
                 .where(REDEMPTIONS.c.order_id == _order_id, REDEMPTIONS.c.workspace_id == _ws)
                 .order_by(REDEMPTIONS.c.id))

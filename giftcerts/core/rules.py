@@ -74,7 +74,8 @@ class Rule:
 RULES = (
     Rule("order_open", lambda order: order.status == OrderStatus.OPEN.value,
          lambda cert, order, ws: InvalidTransition(
-             "This order has been cancelled, so nothing more can be applied to it.")),
+             f"This order has been {'completed' if order.status == OrderStatus.COMPLETED.value else 'cancelled'}, "
+             "so nothing more can be applied to it.")),
     Rule("active", lambda order: CERTS.c.status == S.ACTIVE.value, _status_refusal),
     Rule("unexpired", lambda order: CERTS.c.expires_at > _now, _expired),
     Rule("same_currency", lambda order: CERTS.c.currency == order.currency,

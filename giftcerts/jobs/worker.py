@@ -25,7 +25,7 @@ from sqlmodel import select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import accounts, expiry
+from giftcerts.core import accounts, expiry, orders
 from giftcerts.jobs.handlers import HANDLERS, Context, Skip
 from giftcerts.models import IdempotencyRecord, Job, JobStatus
 
@@ -127,12 +127,14 @@ class Worker:
         return True
 
     def sweep(self, *, force: bool = False) -> dict[str, int]:
-        """Expiry, reminders and clean-up, at most every SWEEP_SECONDS (or now with `force`)."""
+        """Expiry, abandoned checkouts, reminders and clean-up, at most every SWEEP_SECONDS (or now with `force`)."""
         if not force and time.monotonic() - self._last_sweep < SWEEP_SECONDS:
             return {}
         self._last_sweep = time.monotonic()
         now = utcnow()
         expired = expiry.expire_backlog(self.url, now=now)
+        with db.write_session(self.url) as session:
+            released = orders.release_abandoned_holds(session, now=now)
         with db.write_session(self.url) as session:
             reminders = expiry.send_due_reminders(session, now=now)
         with db.write_session(self.url) as session:
@@ -141,9 +143,10 @@ class Worker:
             purged += session.execute(sa.delete(Job).where(
                 Job.status == JobStatus.DONE.value, Job.finished_at < now - timedelta(days=DONE_JOBS_DAYS))).rowcount
             purged += accounts.purge_sign_in_records(session, now=now)
-        if expired or reminders:
-            log.info("sweep: %s certificates expired, %s reminders queued", expired, reminders)
-        return {"expired": expired, "reminders": reminders, "purged": purged}
+        if expired or reminders or released:
+            log.info("sweep: %s certificates expired, %s abandoned holds released, %s reminders queued",
+                     expired, released, reminders)
+        return {"expired": expired, "released": released, "reminders": reminders, "purged": purged}
 
     def run(self, stop: threading.Event | None = None, *, idle_sleep: float = 1.0, exit_when_idle: bool = False,
             sweeps: bool = True) -> None:

@@ -68,3 +68,57 @@ def test_a_total_beyond_what_the_database_can_store_is_a_validation_error(api):
 
 def test_an_unknown_order_is_not_found(api):
     assert_error(api.get("/api/v1/orders/999999"), 404, "not_found")
+
+
+# --- the order lifecycle: complete, cancel, and the holds in between ---------------------------
+
+def test_a_redeemed_certificate_is_held_until_the_order_is_completed(api):
+    order, cert = api.tenant.order(total=20000), api.tenant.certificate(amount="100")
+    # when it is applied
+    r = api.post("/api/v1/redemptions", {"code": cert.code, "order_id": order.id}, idempotency_key="k-apply")
+    # then the redemption is answered as before, the certificate Redeemed, and the line shows the hold
+    assert r.status_code == 201 and r.json()["certificate_status"] == "redeemed"
+    [line] = r.json()["order"]["redemptions"]
+    assert (line["held"], line["captured_at"]) == (True, None)
+    # when the booking is confirmed
+    done = api.post(f"/api/v1/orders/{order.id}/complete", {}, idempotency_key="k-complete")
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert body["status"] == "completed" and body["completed_at"].endswith("Z")
+    [line] = body["redemptions"]
+    assert line["held"] is False and line["captured_at"] == body["completed_at"]
+    # a retry with the same key gets the same answer; completing again changes nothing
+    again = api.post(f"/api/v1/orders/{order.id}/complete", {}, idempotency_key="k-complete")
+    assert again.json() == body and again.headers.get("Idempotent-Replayed") == "true"
+    assert api.post(f"/api/v1/orders/{order.id}/complete", {}).json() == body
+    # and the completed order takes no more certificates
+    another = api.tenant.certificate(amount="50")
+    refused = assert_error(api.post("/api/v1/redemptions", {"code": another.code, "order_id": order.id}),
+                           409, "not_active")
+    assert "completed" in refused["message"]
+
+
+def test_cancelling_an_order_releases_its_certificates_with_the_reason(api):
+    order = api.tenant.order(total=30000)
+    a, b = api.tenant.certificate(amount="100"), api.tenant.certificate(amount="150")
+    for cert in (a, b):
+        assert api.post("/api/v1/redemptions", {"code": cert.code, "order_id": order.id}).status_code == 201
+    r = api.post(f"/api/v1/orders/{order.id}/cancel", {"reason": "Tour cancelled by the guest"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["status"], body["amount_due_cents"], body["cancel_reason"]) == (
+        "cancelled", 30000, "Tour cancelled by the guest")
+    assert [line["status"] for line in body["redemptions"]] == ["released", "released"]
+    for cert in (a, b):
+        assert api.get(f"/api/v1/certificates/{cert.id}").json()["status"] == "active"
+    # a cancelled order cannot be completed
+    assert_error(api.post(f"/api/v1/orders/{order.id}/complete", {}), 409, "not_active")
+    # and the reason is bounded
+    other = api.tenant.order()
+    assert_error(api.post(f"/api/v1/orders/{other.id}/cancel", {"reason": "x" * 501}), 422, "validation_error")
+
+
+def test_another_workspaces_order_cannot_be_completed_or_cancelled(api, other):
+    theirs = other.order()
+    for action in ("complete", "cancel"):
+        assert_error(api.post(f"/api/v1/orders/{theirs.id}/{action}", {}), 404, "not_found")

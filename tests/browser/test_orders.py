@@ -153,3 +153,36 @@ def test_the_new_pages_fit_tablet_width(owner: Page, app_server):
         owner.wait_for_load_state("networkidle")
         overflow = owner.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} overflows by {overflow}px at 768px"
+
+
+def test_staff_complete_a_held_order_and_filter_orders_by_status(owner: Page, app_server):
+    cert = pick_amount(app_server, at_most=ORDER_TOTAL)
+    open_checkout(owner)
+    reference = owner.get_by_text(re.compile(r"^DEMO-")).inner_text()
+    apply(owner, cert.code)
+    expect(widget(owner).get_by_role("status")).to_contain_text("applied")
+
+    owner.goto("/dashboard/orders")
+    rows = owner.get_by_role("region", name="Orders").locator("tbody tr")
+    rows.filter(has_text=reference).get_by_role("link", name=f"Open order {reference}").click()
+    expect(owner.get_by_role("heading", name=reference)).to_be_visible()
+    line = owner.get_by_role("region", name="Redemptions").locator("tbody tr").first
+    expect(line).to_contain_text("Held for this checkout until")
+    expect(line).to_contain_text("min left")
+
+    # Complete, after a confirmation
+    owner.get_by_role("button", name="Complete order").click()
+    dialog = owner.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("spent for good")
+    dialog.get_by_role("button", name="Complete order").click()
+    expect(owner.get_by_text("Order completed: its certificates are spent for good.")).to_be_visible()
+    expect(line).to_contain_text("Final: booking confirmed")
+    expect(owner.get_by_role("button", name="Complete order")).to_have_count(0)
+
+    # the list filters by status
+    owner.goto("/dashboard/orders?status=completed")
+    expect(rows.filter(has_text=reference)).to_have_count(1)
+    expect(rows.filter(has_text=reference)).to_contain_text("Completed")
+    owner.goto("/dashboard/orders?status=open")
+    expect(owner.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
+    expect(rows.filter(has_text=reference)).to_have_count(0)

@@ -263,7 +263,7 @@ def test_the_periodic_sweep_expires_reminds_and_purges_old_idempotency_records(d
     with db.read_session(db_url) as s:
         assert s.get(Certificate, due.id).status == "expired"
         assert [r.key for r in s.exec(select(IdempotencyRecord))] == ["recent"]
-    assert Worker(db_url).sweep(force=True) == {"expired": 0, "reminders": 0, "purged": 0}
+    assert Worker(db_url).sweep(force=True) == {"expired": 0, "released": 0, "reminders": 0, "purged": 0}
 
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from giftcerts.clock import format_date, format_local
-from giftcerts.core import money, reports
+from datetime import datetime
+
+from giftcerts.clock import format_date, format_local, utcnow
+from giftcerts.core import money, orders, reports
 from giftcerts.core import activity
 from giftcerts.core.activity import MEANINGS, ActivityKind
 from giftcerts.core.codes import format_code, mask_code
@@ -85,10 +87,25 @@ def order_row(order, ws: Workspace) -> dict[str, str]:
         "status": order.status,
         "status_label": order.status.capitalize(),
         "created": format_local(order.created_at, ws.timezone),
+        "closed": format_local(order.completed_at or order.cancelled_at, ws.timezone),
+        "cancel_reason": order.cancel_reason or "",
     }
 
 
-def redemption_row(red, cert: Certificate, ws: Workspace) -> dict[str, str]:
+def hold_text(red, order, ws: Workspace, now: datetime | None = None) -> str:
+    """What a redemption's hold looks like to staff: "Held until 14:35 (12 min left)", "Final"..."""
+    if red.status != "applied":
+        return ""
+    if red.captured_at is not None:
+        return "Final: booking confirmed " + format_local(red.captured_at, ws.timezone)
+    until = orders.hold_expires_at(ws, red, order)
+    if until is None:
+        return "Held until the order is completed or cancelled"
+    left = max(0, int((until - (now or utcnow())).total_seconds() // 60))
+    return f"Held for this checkout until {format_local(until, ws.timezone)} ({left} min left)"
+
+
+def redemption_row(red, cert: Certificate, ws: Workspace, order=None) -> dict[str, str]:
     """One certificate applied to an order, seen from the order (masked code)."""
     return {
         "id": str(red.id),
@@ -99,6 +116,7 @@ def redemption_row(red, cert: Certificate, ws: Workspace) -> dict[str, str]:
         "status_label": red.status.capitalize(),
         "when": format_local(red.created_at, ws.timezone),
         "released": format_local(red.released_at, ws.timezone),
+        "hold": hold_text(red, order, ws) if order is not None else "",
     }
 
 
@@ -112,4 +130,5 @@ def certificate_use_row(red, order, ws: Workspace) -> dict[str, str]:
         "status": red.status,
         "when": format_local(red.created_at, ws.timezone),
         "released": format_local(red.released_at, ws.timezone),
+        "hold": hold_text(red, order, ws),
     }

@@ -376,7 +376,8 @@ def _use(use: rx.Var) -> rx.Component:
         rx.hstack(
             rx.icon("shopping-cart", size=16, color=rx.color("gray", 10)),
             rx.cond(use["status"] == "applied",
-                    rx.text("Used on order ", order_link, size="2"),
+                    rx.text("Used on order ", order_link,
+                            rx.cond(use["hold"] != "", rx.fragment(" · ", use["hold"])), size="2"),
                     rx.text("Was applied to order ", order_link, " (released ", use["released"], ")", size="2")),
             rx.spacer(),
             rx.text(use["amount"], " · ", use["when"], size="1", color=rx.color("gray", 10)),

@@ -1,17 +1,18 @@
-"""/dashboard/orders/[order_id]: an order's amounts and the certificates applied to it."""
+"""/dashboard/orders/[order_id]: an order's amounts, the certificates applied to it (held while
+the order is open), and Complete / Cancel for staff."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import redemption
+from giftcerts.core import orders, redemption
 from giftcerts.core.ids import parse_id
-from giftcerts.core.errors import DomainError
+from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
-from giftcerts.ui.components.elements import detail_item, empty_state
+from giftcerts.ui.components.elements import detail_item, empty_state, field_error
 from giftcerts.ui.components.layout import detail_page
 from giftcerts.ui.dashboard.orders import order_status_badge
 
@@ -22,6 +23,9 @@ class OrderState(AuthState):
     timezone: str = ""
     not_found: bool = False
     loaded: bool = False
+    errors: dict[str, str] = {}
+    complete_open: bool = False
+    cancel_open: bool = False
 
     def _order_id(self) -> str:
         raw = str(self.router.page.params.get("order_id", ""))
@@ -35,6 +39,9 @@ class OrderState(AuthState):
         except DomainError as exc:
             self.order, self.lines = {}, []
             return self._refuse(exc)
+        self._refresh(principal)
+
+    def _refresh(self, principal) -> None:
         ws = self._workspace(principal)
         with db.read_session() as session:
             try:
@@ -45,10 +52,49 @@ class OrderState(AuthState):
                 return
             lines = redemption.order_redemptions(session, order)
         self.order = present.order_row(order, ws)
-        self.lines = [present.redemption_row(red, cert, ws) for red, cert in lines]
+        self.lines = [present.redemption_row(red, cert, ws, order) for red, cert in lines]
         self.timezone = ws.timezone
         self.not_found = False
         self.loaded = True
+
+    def _act(self, action, success: str):
+        """Complete or cancel, as the signed-in staff member of this workspace."""
+        try:
+            principal = self._guard(write=True)
+            ws = self._workspace(principal)
+            with db.write_session() as session:
+                action(session, ws, principal)
+        except ValidationError as exc:
+            self.errors = exc.errors
+            return
+        except DomainError as exc:
+            return self._refuse(exc)
+        self.errors, self.complete_open, self.cancel_open = {}, False, False
+        self._refresh(principal)
+        return rx.toast.success(success)
+
+    @rx.event
+    def set_complete_open(self, value: bool):
+        self.complete_open = bool(value)
+
+    @rx.event
+    def set_cancel_open(self, value: bool):
+        self.errors = {}
+        self.cancel_open = bool(value)
+
+    @rx.event
+    def complete(self):
+        order_id = self._order_id() or 0
+        return self._act(lambda s, ws, p: orders.complete_order(s, ws, order_id=order_id, actor=p.email),
+                         "Order completed: its certificates are spent for good.")
+
+    @rx.event
+    def cancel(self, form: dict):
+        order_id = self._order_id() or 0
+        reason = str(form.get("reason", ""))[:600]
+        return self._act(lambda s, ws, p: orders.cancel_order(s, ws, order_id=order_id, reason=reason,
+                                                               actor=p.email),
+                         "Order cancelled: its certificates were released.")
 
 
 def _line(line: rx.Var) -> rx.Component:
@@ -60,7 +106,7 @@ def _line(line: rx.Var) -> rx.Component:
         rx.table.cell(rx.badge(line["status_label"], variant="soft",
                                color_scheme=rx.cond(line["status"] == "applied", "blue", "gray"))),
         rx.table.cell(line["when"], white_space="nowrap"),
-        rx.table.cell(rx.cond(line["released"] != "", line["released"], "—"), white_space="nowrap"),
+        rx.table.cell(rx.cond(line["released"] != "", line["released"], line["hold"])),
     )
 
 
@@ -82,10 +128,14 @@ def _details() -> rx.Component:
                 detail_item("Amount due", o["amount_due"]),
                 detail_item("Customer email", o["customer_email"]),
                 detail_item("Created", o["created"]),
+                rx.cond(o["status"] == "completed", detail_item("Completed", o["closed"])),
+                rx.cond(o["status"] == "cancelled", detail_item("Cancelled", o["closed"])),
+                rx.cond(o["cancel_reason"] != "", detail_item("Reason", o["cancel_reason"])),
                 columns=rx.breakpoints(initial="1", sm="2", md="4"),
                 spacing="4",
                 width="100%",
             ),
+            _actions(),
             spacing="4",
             width="100%",
         ),
@@ -106,7 +156,7 @@ def _redemptions() -> rx.Component:
                             rx.table.column_header_cell("Amount", text_align="right"),
                             rx.table.column_header_cell("Status"),
                             rx.table.column_header_cell("Applied"),
-                            rx.table.column_header_cell("Released"),
+                            rx.table.column_header_cell("Hold / released"),
                         )),
                         rx.table.body(rx.foreach(OrderState.lines, _line)),
                         variant="ghost",
@@ -122,6 +172,69 @@ def _redemptions() -> rx.Component:
             width="100%",
         ),
         width="100%",
+    )
+
+
+def _complete_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button(rx.icon("circle-check", size=16), "Complete order", color_scheme="green")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Complete this order?"),
+            rx.alert_dialog.description(
+                "Do this when the booking is confirmed and paid. The certificates applied to it are spent for "
+                "good, and no more can be applied to the order.", size="2"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Keep open", variant="soft", color_scheme="gray")),
+                rx.button("Complete order", color_scheme="green", on_click=OrderState.complete),
+                justify="end", spacing="3", width="100%", padding_top="1rem",
+            ),
+            max_width="460px",
+        ),
+        open=OrderState.complete_open,
+        on_open_change=OrderState.set_complete_open,
+    )
+
+
+def _cancel_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button(rx.icon("circle-x", size=16), "Cancel order", color_scheme="red",
+                                          variant="soft")),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Cancel this order?"),
+            rx.alert_dialog.description(
+                "The booking did not happen: every certificate applied to it is released and can be used again "
+                "(or is Expired, if its date has passed).", size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.el.label("Reason (optional)", html_for="cancel-reason",
+                                style={"font_weight": "500", "font_size": "14px"}),
+                    rx.text_area(id="cancel-reason", name="reason", placeholder="e.g. The guest cancelled the tour",
+                                 max_length=500, width="100%", aria_describedby="reason-error"),
+                    field_error(OrderState.errors, "reason"),
+                    rx.hstack(
+                        rx.alert_dialog.cancel(rx.button("Keep order", variant="soft", color_scheme="gray",
+                                                         type="button")),
+                        rx.button("Cancel order", color_scheme="red", type="submit"),
+                        justify="end", spacing="3", width="100%",
+                    ),
+                    spacing="2", width="100%", padding_top="1rem",
+                ),
+                on_submit=OrderState.cancel,
+                reset_on_submit=False,
+                no_validate=True,
+            ),
+            max_width="460px",
+        ),
+        open=OrderState.cancel_open,
+        on_open_change=OrderState.set_cancel_open,
+    )
+
+
+def _actions() -> rx.Component:
+    status = OrderState.order["status"]
+    return rx.cond(
+        OrderState.can_write & (status != "cancelled"),
+        rx.hstack(rx.cond(status == "open", _complete_dialog()), _cancel_dialog(), spacing="3", wrap="wrap"),
     )
 
 

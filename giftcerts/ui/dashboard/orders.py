@@ -1,4 +1,5 @@
-"""/dashboard/orders: bookings that certificates were applied to, newest first, keyset pages."""
+"""/dashboard/orders: bookings that certificates were applied to, newest first, keyset pages,
+filtered by status (open bookings hold their certificates until completed or cancelled)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from giftcerts.ui.components.elements import empty_state, pager
 from giftcerts.ui.components.layout import dashboard_page
 
 PAGE_SIZE = 25
-ORDER_STATUS_COLORS = {"open": "green", "cancelled": "gray"}
+ORDER_STATUS_COLORS = {"open": "amber", "completed": "green", "cancelled": "gray"}
+STATUS_FILTERS = [("all", "All orders"), ("open", "Open"), ("completed", "Completed"), ("cancelled", "Cancelled")]
 
 
 def order_status_badge(status, label) -> rx.Component:
@@ -29,6 +31,7 @@ def order_status_badge(status, label) -> rx.Component:
 
 class OrdersState(KeysetPages, AuthState):
     query: str = ""
+    status: str = "all"
     rows: list[dict[str, str]] = []
     loaded: bool = False
 
@@ -41,7 +44,7 @@ class OrdersState(KeysetPages, AuthState):
         with db.read_session() as session:
             orders, next_cursor = redemption.list_orders(
                 session, workspace_id=principal.workspace_id, cursor=self.current_cursor or None,
-                limit=PAGE_SIZE, query=self.query)
+                limit=PAGE_SIZE, query=self.query, status=None if self.status == "all" else self.status)
         self.rows = [present.order_row(order, ws) for order in orders]
         self.next_cursor = next_cursor or ""
         self.loaded = True
@@ -49,6 +52,13 @@ class OrdersState(KeysetPages, AuthState):
     @rx.event
     def on_load(self):
         self.query = str(self.router.url.query_parameters.get("q", ""))[:254]
+        status = str(self.router.url.query_parameters.get("status", "all"))
+        self.status = status if status in dict(STATUS_FILTERS) else "all"
+        return self._first_page()
+
+    @rx.event
+    def set_status(self, value: str):
+        self.status = value if value in dict(STATUS_FILTERS) else "all"
         return self._first_page()
 
     @rx.event
@@ -85,14 +95,30 @@ def _table() -> rx.Component:
 
 
 def _search() -> rx.Component:
-    return rx.vstack(
-        rx.el.label("Search", html_for="order-search", style={"font_weight": "500", "font_size": "14px"}),
-        rx.input(rx.input.slot(rx.icon("search", size=14)), id="order-search", type="search",
-                 placeholder="Exact booking reference or customer email", value=OrdersState.query,
-                 on_change=OrdersState.set_query.debounce(300), width="100%"),
-        spacing="1",
+    return rx.flex(
+        rx.vstack(
+            rx.el.label("Search", html_for="order-search", style={"font_weight": "500", "font_size": "14px"}),
+            rx.input(rx.input.slot(rx.icon("search", size=14)), id="order-search", type="search",
+                     placeholder="Exact booking reference or customer email", value=OrdersState.query,
+                     on_change=OrdersState.set_query.debounce(300), width="100%"),
+            spacing="1",
+            width="100%",
+            max_width="480px",
+        ),
+        rx.vstack(
+            rx.el.label("Status", html_for="order-status", style={"font_weight": "500", "font_size": "14px"}),
+            rx.select.root(
+                rx.select.trigger(id="order-status", aria_label="Filter orders by status"),
+                rx.select.content(*[rx.select.item(label, value=value) for value, label in STATUS_FILTERS]),
+                value=OrdersState.status,
+                on_change=OrdersState.set_status,
+            ),
+            spacing="1",
+        ),
+        gap="1rem",
+        wrap="wrap",
         width="100%",
-        max_width="480px",
+        align="end",
     )
 
 
@@ -110,9 +136,10 @@ def orders_page() -> rx.Component:
                 rx.vstack(rx.el.section(_table(), aria_label="Orders", style={"width": "100%", "overflow_x": "auto"}),
                           pager(OrdersState), width="100%"),
                 rx.cond(
-                    OrdersState.query != "",
+                    (OrdersState.query != "") | (OrdersState.status != "all"),
                     empty_state("search-x", "No orders match",
-                                "Search by the exact booking reference or the customer's email address."),
+                                "Search by the exact booking reference or the customer's email address, "
+                                "or choose another status."),
                     empty_state("shopping-cart", "No orders yet",
                                 "Orders appear here when your booking platform opens a checkout through the API "
                                 "or the redemption widget."),

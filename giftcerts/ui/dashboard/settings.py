@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import config, db
-from giftcerts.core import delivery, money, workspaces
+from giftcerts.core import delivery, money, orders, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 from giftcerts.ui.components import present
 from giftcerts.web import routes
@@ -66,6 +66,7 @@ class SettingsState(AuthState):
     embed_origins: str = ""
     reminder_days: str = ""
     booking_url: str = ""
+    hold_minutes: str = ""
     embed_snippet: str = ""
     server_snippet: str = ""
     currency_options: list[str] = []
@@ -90,6 +91,7 @@ class SettingsState(AuthState):
         self.embed_origins = ws.embed_origins
         self.reminder_days = ", ".join(ws.reminder_days.split(","))
         self.booking_url = ws.booking_url
+        self.hold_minutes = str(ws.hold_minutes)
         self.embed_snippet = embed_snippet()
         self.server_snippet = server_snippet(ws.currency)
         self.form_key += 1  # remount the uncontrolled inputs with the stored values
@@ -111,6 +113,8 @@ class SettingsState(AuthState):
             extra_errors: dict[str, str] = {}  # reminders and booking link (giftcerts.core.delivery)
             extra = delivery.validate(reminder_days=_optional(form, "reminder_days", 100),
                                       booking_url=_optional(form, "booking_url", 600), errors=extra_errors)
+            hold = _optional(form, "hold_minutes", 10)
+            hold_minutes = None if hold is None else orders.clean_hold_minutes(hold, extra_errors)
             try:
                 change = workspaces.validate_settings(
                     portal_enabled=form.get("portal_enabled") in ("on", "true", True),
@@ -132,6 +136,8 @@ class SettingsState(AuthState):
                 ws = workspaces.get_workspace(session, principal.workspace_id)
                 workspaces.apply_settings(session, ws, change)
                 delivery.apply(session, ws, extra)
+                if hold_minutes is not None:
+                    orders.set_hold_minutes(session, ws, hold_minutes)
         except ValidationError as exc:
             self.errors = exc.errors
             return rx.toast.error("Settings not saved: please correct the highlighted fields.")
@@ -216,6 +222,12 @@ def settings_page() -> rx.Component:
                         ),
                         rx.separator(size="4"),
                         rx.heading("Redemption widget", size="4", as_="h2"),
+                        text_field("Checkout hold time (minutes)", "hold_minutes", s.errors,
+                                   default_value=s.hold_minutes, input_mode="numeric",
+                                   hint="A certificate applied at checkout is held for the booking; if the order "
+                                        "is not completed within this time the checkout counts as abandoned and "
+                                        "the certificate is released. 0: hold until the order is completed or "
+                                        "cancelled."),
                         text_field("Embed origins", "embed_origins", s.errors, default_value=s.embed_origins,
                                    placeholder="https://booking.example.com",
                                    hint="The booking sites allowed to show the widget in an iframe and to receive "
