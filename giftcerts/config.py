@@ -24,6 +24,13 @@ def demo_checkout_enabled() -> bool:
     return os.environ.get("GIFTCERTS_DEMO_CHECKOUT", "").strip().lower() in {"1", "on", "true", "yes"}
 
 
+def webhooks_allow_private() -> bool:
+    """GIFTCERTS_WEBHOOKS_ALLOW_PRIVATE=on, for development and tests only: webhook endpoints on
+    loopback or private addresses (and plain http). Off by default, so an endpoint can never be
+    used to reach the operator's own network."""
+    return os.environ.get("GIFTCERTS_WEBHOOKS_ALLOW_PRIVATE", "").strip().lower() in {"1", "on", "true", "yes"}
+
+
 def public_url() -> str:
     port = os.environ.get("PORT", "3000")
     return (os.environ.get("GIFTCERTS_PUBLIC_URL") or f"http://localhost:{port}").rstrip("/")

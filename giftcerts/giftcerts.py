@@ -18,6 +18,7 @@ from giftcerts.payments import webhooks as stripe_webhooks
 from giftcerts.ui import live
 from giftcerts.ui.dashboard.actions import ActionsState, actions_page
 from giftcerts.ui.dashboard.api_keys import ApiKeysState, api_keys_page
+from giftcerts.ui.dashboard.webhooks import WebhooksState, webhooks_page
 from giftcerts.ui.dashboard.certificate_detail import CertificateState, certificate_page
 from giftcerts.ui.dashboard.certificate_types import CertificateTypesState, certificate_types_page
 from giftcerts.ui.dashboard.certificates import CertificatesState, certificates_page
@@ -77,6 +78,8 @@ app.add_page(order_page, route=routes.ORDER, title="Order · giftcerts",
              on_load=[OrderState.require_login, OrderState.on_load])
 app.add_page(api_keys_page, route=routes.API_KEYS, title="API keys · giftcerts",
              on_load=[ApiKeysState.require_login, ApiKeysState.on_load])
+app.add_page(webhooks_page, route=routes.WEBHOOKS, title="Webhooks · giftcerts",
+             on_load=[WebhooksState.require_login, WebhooksState.on_load])
 app.add_page(certificate_types_page, route=routes.CERTIFICATE_TYPES, title="Certificate types · giftcerts",
              on_load=[CertificateTypesState.require_login, CertificateTypesState.on_load])
 app.add_page(segments_page, route=routes.SEGMENTS, title="Segments · giftcerts",

@@ -532,6 +532,50 @@ class Action(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class WebhookEndpoint(SQLModel, table=True):
+    """A booking platform's server that hears of every change it subscribed to, signed with
+    `secret` (shown to staff once, kept to sign: giftcerts.core.webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (sa.Index("ix_webhook_endpoints_ws_enabled", "workspace_id", "enabled"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=200)
+    events: str = Field(max_length=1000)  # space-separated event types
+    secret: str = Field(max_length=100)
+    enabled: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint and what became of sending it (the delivery log). `event_id`
+    is the event's stable id: the same for every endpoint and every retry of it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="ck_webhook_delivery_status"),
+        sa.Index("ix_webhook_deliveries_endpoint_id", "endpoint_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspaces.id")
+    endpoint_id: int = Field(foreign_key="webhook_endpoints.id")
+    event_id: str = Field(max_length=64)
+    event_type: str = Field(max_length=40)
+    body: str  # the JSON sent, byte for byte the same on every attempt
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    response_status: int | None = None
+    error: str = Field(default="", max_length=500)
+    duration_ms: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    last_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+
+
 class GuessingAlert(SQLModel, table=True):
     """Failed codes from strangers (the redemption widget) crossed the workspace's alert
     threshold: until `guarded_until` the widget's per-address budget is tighter, and staff see

@@ -15,6 +15,7 @@ from giftcerts.api import openapi
 from giftcerts.api.errors import CATALOGUE
 from giftcerts.api.idempotency import HEADER
 from giftcerts.api.operations import OPERATIONS, Operation
+from giftcerts.core import webhooks
 
 _env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
@@ -74,6 +75,7 @@ TEMPLATE = _env.from_string("""{% macro fields_table(obj) %}
   {% for op in operations %}
   <a href="#{{ op.name }}"><span class="muted">{{ op.method }}</span> {{ op.summary }}</a>
   {% endfor %}
+  <a href="#webhooks">Webhooks</a>
   <a href="#errors">Error codes</a>
   <a href="#objects">Objects</a>
   <a href="{{ base }}/api/v1/openapi.json">openapi.json</a>
@@ -119,6 +121,34 @@ TEMPLATE = _env.from_string("""{% macro fields_table(obj) %}
   <pre>{{ op.curl }}</pre>
 </section>
 {% endfor %}
+
+<h2 id="webhooks">Webhooks</h2>
+<p>{{ webhook_description | md }}</p>
+<p>Each event has a stable <code>id</code> (the same on every retry and for every endpoint); you may
+receive an event twice, and events out of order (a <code>redemption.released</code> before the
+<code>redemption.held</code> it undoes): record the ids you processed and read the object's current state
+from the API when the order matters. Codes are masked in events.</p>
+<table><tr><th>Event</th><th>When</th></tr>
+{% for e in events %}<tr><td><code>{{ e.type }}</code></td><td>{{ e.summary }}</td></tr>{% endfor %}
+</table>
+<h3>Verifying the signature — Python</h3>
+<pre>import hashlib, hmac, time
+
+def verified(secret: str, raw_body: bytes, header: str) -> bool:
+    fields = dict(part.split("=", 1) for part in header.split(","))
+    signed = fields["t"].encode() + b"." + raw_body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", "")) and abs(time.time() - int(fields["t"])) &lt; 300</pre>
+<h3>Verifying the signature — JavaScript (Node.js)</h3>
+<pre>const crypto = require("crypto");
+
+function verified(secret, rawBody, header) {
+  const fields = Object.fromEntries(header.split(",").map((part) =&gt; part.split("=", 2)));
+  const expected = crypto.createHmac("sha256", secret).update(`${fields.t}.${rawBody}`).digest("hex");
+  const ok = fields.v1 &amp;&amp; expected.length === fields.v1.length &amp;&amp;
+    crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(fields.v1));
+  return ok &amp;&amp; Math.abs(Date.now() / 1000 - Number(fields.t)) &lt; 300;
+}</pre>
 
 <h2 id="errors">Error codes</h2>
 <p>Every error is <code>{"error": {"code": "...", "message": "..."}}</code>; the message can be shown to your
@@ -228,4 +258,6 @@ def render(base: str | None = None) -> str:
         overview=[p.replace("\n", " ") for p in openapi.DESCRIPTION.strip().split("\n\n")],
         catalogue=[{"code": c, "status": s, "meaning": m} for c, (s, m) in CATALOGUE.items()],
         objects=[{"name": n, "fields": _fields(defs[n])} for n in responses],
+        webhook_description=openapi.WEBHOOK_DESCRIPTION,
+        events=[{"type": t, "summary": summary} for t, summary in webhooks.EVENTS.items()],
     )

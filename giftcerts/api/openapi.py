@@ -13,6 +13,7 @@ from giftcerts.api import schemas
 from giftcerts.api.errors import CATALOGUE
 from giftcerts.api.idempotency import HEADER, KEY_PATTERN, MAX_KEY_LENGTH
 from giftcerts.api.operations import OPERATIONS, Operation
+from giftcerts.core import webhooks
 from giftcerts.web.throttle import DEFAULTS
 
 REF = "#/components/schemas/{model}"
@@ -135,6 +136,40 @@ def _operation(op: Operation, refs: dict) -> dict:
     return spec
 
 
+WEBHOOK_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "type", "created", "data"],
+    "properties": {
+        "id": {"type": "string", "description": "The event's stable id: the same on every retry and for every "
+                                                  "endpoint. Receivers may see an event twice and events out of "
+                                                  "order: keep the ids you processed."},
+        "type": {"type": "string", "enum": list(webhooks.EVENTS)},
+        "created": {"type": "string", "format": "date-time", "description": "When the change happened (UTC)."},
+        "data": {"type": "object", "required": ["object"], "properties": {"object": {
+            "type": "object", "description": "The certificate (code masked), the redemption with its certificate "
+                                             "and order, or the order, as of the event."}}},
+    },
+}
+WEBHOOK_DESCRIPTION = (
+    "Sent as a JSON POST to each endpoint you added in the dashboard (Webhooks) for the events it subscribed to. "
+    "Verify `GiftCerts-Signature: t=<unix seconds>,v1=<hex>`: compute HMAC-SHA256 of `<t>.<raw body>` with the "
+    "endpoint's signing secret, compare in constant time, and refuse a `t` more than 5 minutes off. Answer 2xx "
+    "within 10 seconds; anything else, a timeout or a redirect (never followed) is retried with backoff for at "
+    "least 24 hours.")
+
+
+def _webhooks() -> dict:
+    return {event: {"post": {
+        "summary": summary,
+        "description": WEBHOOK_DESCRIPTION,
+        "parameters": [{"name": webhooks.SIGNATURE_HEADER, "in": "header", "required": True,
+                        "schema": {"type": "string", "pattern": "^t=[0-9]+,v1=[0-9a-f]{64}$"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(
+            model="WebhookEvent")}}}},
+        "responses": {"200": {"description": "Any 2xx: received."}},
+    }} for event, summary in webhooks.EVENTS.items()}
+
+
 @lru_cache(maxsize=1)
 def _document() -> dict:
     refs, defs = _components()
@@ -145,8 +180,9 @@ def _document() -> dict:
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
         "paths": paths,
+        "webhooks": _webhooks(),
         "components": {
-            "schemas": defs,
+            "schemas": {**defs, "WebhookEvent": WEBHOOK_EVENT_SCHEMA},
             "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
                                            "description": "A workspace API key, gc_live_..."}},
         },

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.core import activity
+from giftcerts.core import activity, outbox
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.errors import InvalidTransition, ValidationError
 from giftcerts.core.redemption import get_order, release
@@ -74,12 +74,16 @@ def complete_order(session: Session, workspace: Workspace, *, order_id: int | st
         sa.update(Redemption)
         .where(Redemption.order_id == order.id, Redemption.workspace_id == workspace.id,
                Redemption.status == RedemptionStatus.APPLIED.value, Redemption.captured_at.is_(None))
-        .values(captured_at=now).returning(Redemption.certificate_id)
+        .values(captured_at=now).returning(Redemption.certificate_id, Redemption.id)
         .execution_options(synchronize_session=False)
-    ).scalars().all()
-    for cert in _certificates(session, workspace, captured):
+    ).all()
+    redemption_of = dict(captured)
+    for cert in _certificates(session, workspace, list(redemption_of)):
         activity.record(session, cert, ActivityKind.CAPTURED, actor=actor, now=now,
                         params={"order_reference": order.reference})
+        outbox.dispatch(session, cert, "captured", redemption_id=redemption_of[cert.id])
+    outbox.dispatch_ids(session, workspace_id=workspace.id, certificate_id=None, trigger="order_completed",
+                        order_id=order.id)
     return order
 
 
@@ -100,6 +104,8 @@ def cancel_order(session: Session, workspace: Workspace, *, order_id: int | str 
     why = f"Order {order.reference} cancelled" + (f": {text}" if text else "")
     for red in _applied(session, order):
         release(session, workspace, redemption_id=red.id, actor=actor, now=now, reason=why)
+    outbox.dispatch_ids(session, workspace_id=workspace.id, certificate_id=None, trigger="order_cancelled",
+                        order_id=order.id)
     session.refresh(order)
     return order
 

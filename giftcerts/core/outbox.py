@@ -15,16 +15,19 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from giftcerts.clock import utcnow
-from giftcerts.core import documents
+from giftcerts.core import documents, webhooks
 from giftcerts.core.inserts import insert_ignore
-from giftcerts.models import Action, Certificate, CertificateStatus, Job
+from giftcerts.core.scoped import get_in_workspace
+from giftcerts.models import Action, Certificate, CertificateStatus, Job, WebhookDelivery
 
 S = CertificateStatus
 
 # Job kinds and what they do (handlers in giftcerts.jobs.handlers).
 RENDER_PDF = "render_pdf"   # render and store a certificate's PDF
-DISPATCH = "dispatch"       # expand a trigger into one send_email job per action and address
+DISPATCH = "dispatch"       # expand a trigger into one send_email job per action and address,
+                            # and one deliver_webhook job per subscribed endpoint and event
 SEND_EMAIL = "send_email"   # send one email, record "Sent"
+DELIVER_WEBHOOK = "deliver_webhook"  # send one event to one endpoint, signed; retried for a day
 DEFAULT_MAX_ATTEMPTS = 8
 
 
@@ -44,10 +47,10 @@ def enqueue(session: Session, kind: str, *, workspace_id: int | None, certificat
 
 
 def trigger_for(previous: str, target: CertificateStatus) -> str | None:
-    """Which action trigger a status change fires (reactivating a voided certificate or
-    releasing a redemption restores a certificate; it fires nothing)."""
+    """Which trigger a status change fires (releasing a redemption fires "released" from the
+    redemption's side; "reactivated" has no actions, only webhooks)."""
     if target == S.ACTIVE:
-        return "activated" if previous == S.PENDING.value else None
+        return {S.PENDING.value: "activated", S.VOIDED.value: "reactivated"}.get(previous)
     return {S.REDEEMED: "redeemed", S.VOIDED: "voided", S.EXPIRED: "expired"}.get(target)
 
 
@@ -68,7 +71,7 @@ def on_created(session: Session, cert: Certificate) -> None:
 def dispatch_from(trigger: str, *, workspace_id, certificate_id, now, source=None, where=()) -> sa.Insert:
     """`dispatch` in set-based form, for statements that move many certificates (or one, in SQL):
     the same dispatch job for each row of `source` (None: the one row of the given values),
-    queued only if the row's workspace has an enabled action for `trigger`."""
+    queued only if the row's workspace has an enabled action for `trigger` or a webhook endpoint."""
     rows = sa.select(workspace_id, certificate_id, sa.literal(DISPATCH), sa.literal(_payload({"trigger": trigger})),
                      sa.literal("queued"), sa.literal(0), sa.literal(DEFAULT_MAX_ATTEMPTS), now, sa.literal(""), now)
     if source is not None:
@@ -76,8 +79,9 @@ def dispatch_from(trigger: str, *, workspace_id, certificate_id, now, source=Non
     return sa.insert(Job.__table__).from_select(
         ["workspace_id", "certificate_id", "kind", "payload", "status", "attempts", "max_attempts", "run_after",
          "last_error", "created_at"],
-        rows.where(*where, sa.exists().where(Action.workspace_id == workspace_id, Action.trigger == trigger,
-                                             Action.enabled.is_(True))))
+        rows.where(*where, sa.or_(sa.exists().where(Action.workspace_id == workspace_id, Action.trigger == trigger,
+                                                    Action.enabled.is_(True)),
+                                  webhooks.has_endpoints(workspace_id))))
 
 
 def _payload(payload: dict) -> str:
@@ -102,8 +106,20 @@ def dispatch_ids(session: Session, *, workspace_id: int, certificate_id: int, tr
 
 
 def has_enabled(session: Session, *, workspace_id: int, trigger: str) -> bool:
-    """Whether any enabled action of the workspace fires on `trigger`."""
-    return session.exec(
-        select(sa.literal(1)).where(Action.workspace_id == workspace_id, Action.trigger == trigger,
-                                    Action.enabled).limit(1)
-    ).first() is not None
+    """Whether any enabled action of the workspace fires on `trigger`, or a webhook endpoint
+    may want to hear of it."""
+    action = sa.exists().where(Action.workspace_id == workspace_id, Action.trigger == trigger, Action.enabled)
+    if trigger in webhooks.TRIGGER_EVENTS:
+        action = sa.or_(action, webhooks.has_endpoints(workspace_id))
+    return bool(session.execute(sa.select(action)).scalar())
+
+
+def resend_webhook(session: Session, *, workspace_id: int, delivery_id) -> WebhookDelivery:
+    """Staff's "Resend": the delivery is sent again (same event id and body), retried as before."""
+    delivery = get_in_workspace(session, WebhookDelivery, workspace_id, delivery_id, not_found="Delivery not found.")
+    delivery.status = "pending"
+    session.add(delivery)
+    enqueue(session, DELIVER_WEBHOOK, workspace_id=workspace_id, payload={"delivery_id": delivery.id},
+            max_attempts=webhooks.MAX_ATTEMPTS)
+    session.flush()
+    return delivery

@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 
 from giftcerts import db
 from giftcerts.clock import utcnow
-from giftcerts.core import activity, lifecycle, money
+from giftcerts.core import activity, lifecycle, money, outbox
 from giftcerts.core.tokens import hash_token
 from giftcerts.core.activity import ActivityKind
 from giftcerts.core.codes import normalize_code
@@ -477,6 +477,8 @@ def release(session: Session, workspace: Workspace, *, redemption_id: int | str 
         lifecycle.transition(session, cert, lifecycle.RELEASE_EXPIRED, actor=actor, now=now,
                              params={**released, "usable": False, "expires_at": cert.expires_at},
                              after=((ActivityKind.EXPIRED, {"expires_at": cert.expires_at}, activity.SYSTEM_ACTOR),))
+    outbox.dispatch_ids(session, workspace_id=workspace.id, certificate_id=cert.id, trigger="released",
+                        redemption_id=red.id, **({"reason": reason} if reason else {}))
     session.refresh(red)
     return red
 

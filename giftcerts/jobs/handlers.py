@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from giftcerts import config, db
-from giftcerts.core import accounts, action_defaults, activity, documents, outbox
+from giftcerts.core import accounts, action_defaults, activity, documents, outbox, webhooks
 from giftcerts.core.activity import ActivityKind
 from giftcerts.documents import store
-from giftcerts.models import Action, Certificate, CertificateDocument, GuessingAlert, Job, StaffUser, Workspace
+from giftcerts.models import (Action, Certificate, CertificateDocument, GuessingAlert, Job, StaffUser, WebhookDelivery,
+                              WebhookEndpoint, Workspace)
 from giftcerts.notify import actions, mailer, security, templates
+from giftcerts.notify import webhooks as notify_webhooks
 
 
 class Skip(Exception):
@@ -51,7 +53,41 @@ def dispatch(job: Job, ctx: Context) -> None:
                                payload={"action_id": action.id, "to": address, "role": role, "trigger": trigger,
                                         **{k: v for k, v in payload.items() if k != "trigger"}},
                                dedupe_key=f"dispatch:{job.id}:{action.id}:{address}")
+        for delivery in webhooks.expand(session, job_id=job.id, workspace_id=workspace_id, trigger=trigger,
+                                        certificate_id=job.certificate_id, payload=payload, occurred_at=job.created_at):
+            outbox.enqueue(session, outbox.DELIVER_WEBHOOK, workspace_id=workspace_id,
+                           payload={"delivery_id": delivery.id}, dedupe_key=f"webhook:{delivery.id}",
+                           max_attempts=webhooks.MAX_ATTEMPTS)
         ctx.finish(session, job)
+
+
+class DeliveryFailed(Exception):
+    """The endpoint did not take the event this time: the worker retries with backoff."""
+
+
+def deliver_webhook(job: Job, ctx: Context) -> None:
+    """POST one event to one endpoint; each attempt is recorded in the delivery log."""
+    delivery_id = json.loads(job.payload)["delivery_id"]
+    with db.read_session(ctx.url) as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
+        if delivery is None or endpoint is None:
+            raise Skip("the delivery no longer exists")
+        if delivery.status == "delivered":
+            raise Skip("already delivered")
+        if not endpoint.enabled:
+            raise Skip("the endpoint is disabled")
+        url, secret, body = endpoint.url, endpoint.secret, delivery.body
+        event_id, event_type = delivery.event_id, delivery.event_type
+    outcome = notify_webhooks.send(url, body, secret, event_id=event_id, event_type=event_type)
+    with db.write_session(ctx.url) as session:
+        webhooks.record_attempt(session, delivery_id, status_code=outcome.status_code, error=outcome.error,
+                                duration_ms=outcome.duration_ms, delivered=outcome.delivered,
+                                gave_up=not outcome.delivered and job.attempts >= job.max_attempts)
+        if outcome.delivered:
+            ctx.finish(session, job)
+    if not outcome.delivered:
+        raise DeliveryFailed(outcome.error or f"answered {outcome.status_code}")
 
 
 # Emails that offer the certificate for use are not sent once it can no longer be used.
@@ -150,4 +186,4 @@ def sign_in_alert(job: Job, ctx: Context) -> None:
 
 
 HANDLERS = {outbox.RENDER_PDF: render_pdf, outbox.DISPATCH: dispatch, outbox.SEND_EMAIL: send_email,
-            accounts.SIGN_IN_ALERT: sign_in_alert}
+            outbox.DELIVER_WEBHOOK: deliver_webhook, accounts.SIGN_IN_ALERT: sign_in_alert}

@@ -18,6 +18,7 @@ ACTIONS = "/dashboard/actions"
 JOBS = "/dashboard/jobs"
 SETTINGS = "/dashboard/settings"
 API_KEYS = "/dashboard/settings/api-keys"
+WEBHOOKS = "/dashboard/settings/webhooks"
 
 # Public pages
 PORTAL = "/portal/[workspace]"

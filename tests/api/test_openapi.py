@@ -80,3 +80,18 @@ def test_the_reference_pages_answer_get_only(client):
     for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/health"):
         r = client.post(path)
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_the_document_lists_every_webhook_event_with_its_signature_header():
+    from giftcerts.api import docs, openapi
+    from giftcerts.core import webhooks
+
+    doc = openapi.document()
+    assert set(doc["webhooks"]) == set(webhooks.EVENTS)
+    for event in doc["webhooks"].values():
+        post = event["post"]
+        assert post["parameters"][0]["name"] == "GiftCerts-Signature"
+        assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/WebhookEvent")
+    page = docs.render("https://gifts.example.com")
+    assert "hmac.compare_digest" in page and "crypto.timingSafeEqual" in page
+    assert all(event in page for event in webhooks.EVENTS)

@@ -186,3 +186,35 @@ def test_staff_complete_a_held_order_and_filter_orders_by_status(owner: Page, ap
     owner.goto("/dashboard/orders?status=open")
     expect(owner.get_by_role("heading", name="Orders", exact=True)).to_be_visible()
     expect(rows.filter(has_text=reference)).to_have_count(0)
+
+
+def test_an_owner_adds_a_webhook_endpoint_and_sees_its_secret_once(owner: Page, app_server):
+    owner.goto("/dashboard/settings")
+    owner.get_by_role("link", name="Webhooks").click()
+    expect(owner.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
+    # a private address is refused with a message beside the field
+    owner.get_by_label("Endpoint URL").fill("https://10.1.2.3/hooks")
+    owner.get_by_role("button", name="Add endpoint").click()
+    expect(owner.get_by_text("This address is on a private network")).to_be_visible()
+    # a public one is added; the signing secret is shown once
+    url = "https://hooks.example.com/giftcerts"
+    owner.get_by_label("Endpoint URL").fill(url)
+    owner.get_by_label("Description (optional)").fill("Booking server")
+    owner.get_by_role("button", name="Add endpoint").click()
+    dialog = owner.get_by_role("dialog")
+    expect(dialog).to_contain_text("It is not shown again")
+    secret = dialog.get_by_label("Signing secret").inner_text()
+    assert secret.startswith("whsec_") and len(secret) > 30
+    dialog.get_by_role("button", name="Done").click()
+    endpoints = owner.get_by_role("region", name="Webhook endpoints")
+    expect(endpoints).to_contain_text(url)
+    expect(endpoints).to_contain_text("certificate.redeemed")
+    expect(owner.get_by_text(secret)).to_have_count(0)
+    # it can be switched off
+    switch = owner.get_by_role("switch", name=f"Send events to {url}")
+    expect(switch).to_be_checked()
+    switch.click()
+    expect(owner.get_by_text("Endpoint disabled: nothing is sent to it.")).to_be_visible()
+    expect(switch).not_to_be_checked()
+    owner.reload()
+    expect(owner.get_by_role("switch", name=f"Send events to {url}")).not_to_be_checked()

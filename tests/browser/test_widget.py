@@ -272,3 +272,32 @@ def test_a_booking_site_on_another_site_can_use_the_widget_even_where_the_browse
         # the page ran on the in-memory stand-in instead of failing to render.
         assert framed.evaluate("!(window.sessionStorage instanceof Storage)")
     assert status_of(app_server, cert.id) == "redeemed"
+
+
+def test_paying_in_the_demo_checkout_completes_the_booking_from_its_server(page: Page, app_server):
+    cert = pick_amount(app_server, at_most=48000)
+    open_checkout(page)
+    reference = page.get_by_text(re.compile(r"^DEMO-")).inner_text()
+    apply(page, cert.code)
+    expect(widget(page).get_by_role("status")).to_contain_text("applied")
+    with db.read_session(app_server["db_url"]) as s:
+        order = s.exec(select(Order).where(Order.reference == reference)).one()
+        assert order.status == "open"  # applied, held: not yet final
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    expect(page.get_by_role("status").filter(has_text="Booking confirmed")).to_be_visible()
+    with db.read_session(app_server["db_url"]) as s:
+        order = s.get(Order, order.id)
+        assert order.status == "completed" and order.completed_at is not None
+        entries = [a.kind for a in activity.history(s, workspace_id=order.workspace_id, certificate_id=cert.id)]
+    assert status_of(app_server, cert.id) == "redeemed"
+    assert entries[-1] == activity.ActivityKind.CAPTURED.value
+
+
+def test_the_booking_link_of_a_certificate_fills_the_widgets_code_field(page: Page, app_server):
+    cert = pick_amount(app_server, at_most=48000)
+    page.goto(f"/demo/checkout?gift_certificate={cert.code}")
+    field = widget(page).get_by_label("Gift certificate code")
+    expect(field).to_have_value(format_code(cert.code))
+    assert status_of(app_server, cert.id) == "active"  # filled in, not applied by itself
+    widget(page).get_by_role("button", name="Apply").click()
+    expect(widget(page).get_by_role("status")).to_contain_text("applied")

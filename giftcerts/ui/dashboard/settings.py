@@ -256,12 +256,18 @@ def settings_page() -> rx.Component:
         rx.card(
             rx.hstack(
                 rx.vstack(rx.heading("API keys", size="4", as_="h2"),
-                          rx.text("Keys your booking platform's server uses to call the API.", size="2",
+                          rx.text("Keys your booking platform's server uses to call the API, and the "
+                                  "webhooks that tell it what happened.", size="2",
                                   color=rx.color("gray", 11)),
                           spacing="1"),
                 rx.spacer(),
-                rx.link(rx.button(rx.icon("key-round", size=16), "Manage API keys", variant="soft"),
-                        href=routes.API_KEYS),
+                rx.hstack(
+                    rx.link(rx.button(rx.icon("key-round", size=16), "Manage API keys", variant="soft"),
+                            href=routes.API_KEYS),
+                    rx.link(rx.button(rx.icon("webhook", size=16), "Webhooks", variant="soft"),
+                            href=routes.WEBHOOKS),
+                    spacing="2", wrap="wrap",
+                ),
                 align="center",
                 width="100%",
                 wrap="wrap",

@@ -3,7 +3,10 @@
 It does what a real booking platform does: its server opens an order and a widget session
 through the JSON API (with an API key it creates for itself once and keeps only in server
 memory), embeds the redemption widget in an iframe, and listens for the widget's
-postMessage to update the amount due, which it re-reads from the server.
+postMessage to update the amount due, which it re-reads from the server. "Pay" reads the
+order back through the API (what is still due) and completes it from the server, never on
+the browser's word; a customer who leaves instead leaves a hold that the worker releases
+after the workspace's hold time.
 """
 
 from __future__ import annotations
@@ -69,6 +72,32 @@ async def _post(client: httpx.AsyncClient, path: str, body: dict, *, idempotency
     return response.json()
 
 
+async def _get(client: httpx.AsyncClient, path: str) -> dict:
+    key = await _key()
+    response = await client.get(path, headers={"Authorization": f"Bearer {key}"})
+    if response.status_code == 401:
+        key = await _key(stale=key)
+        response = await client.get(path, headers={"Authorization": f"Bearer {key}"})
+    if response.status_code >= 400:
+        raise DemoUnavailable(f"The API could not read the order ({path}: HTTP {response.status_code}).")
+    return response.json()
+
+
+async def pay_and_complete(order_id: int) -> dict:
+    """The booking is paid: read the order back (what is still due, the certificates on it) and
+    complete it, as a booking platform's server does once the card payment for the rest went
+    through (this demo takes no card). Returns the completed order."""
+    try:
+        async with httpx.AsyncClient(base_url=config.public_url(), timeout=15) as client:
+            order = await _get(client, f"/api/v1/orders/{order_id}")
+            if order["status"] != "open":
+                raise DemoUnavailable(f"This booking is already {order['status']}.")
+            return await _post(client, f"/api/v1/orders/{order_id}/complete", {},
+                               idempotency_key=f"demo-complete-{order['reference']}")
+    except httpx.HTTPError:
+        raise DemoUnavailable(f"The API at {config.public_url()} could not be reached. Try again.") from None
+
+
 async def open_checkout() -> tuple[int, str]:
     """Open an order and a widget session through the JSON API, as a booking platform's server would.
     Returns the order id and the widget's URL (for the iframe)."""
@@ -109,7 +138,7 @@ def listener_js() -> str:
 
 
 class DemoCheckoutState(rx.State):
-    phase: str = "loading"  # loading | ready | unavailable
+    phase: str = "loading"  # loading | ready | paid | unavailable
     problem: str = ""
     operator: str = ""
     reference: str = ""
@@ -149,9 +178,24 @@ class DemoCheckoutState(rx.State):
         self.operator = ws.name
         self.tour_date = to_local(utcnow() + timedelta(days=30), ws.timezone).strftime("%A %-d %B %Y")
         self._show(order)
-        self.widget_src = widget_url
+        # the certificate's booking link and QR code (?gift_certificate=CODE) fill the widget's field
+        handed = str(self.router.url.query_parameters.get("gift_certificate", ""))[:32]
+        handed = "".join(ch for ch in handed if ch.isascii() and (ch.isalnum() or ch == "-"))[:20]
+        self.widget_src = widget_url + (f"&code={handed}" if handed else "")
         self.phase = "ready"
         return rx.call_script(listener_js())
+
+    @rx.event
+    async def pay(self):
+        """Pay the rest (nothing is charged in the demo) and confirm the booking from the server."""
+        if not self._order_id or self.phase != "ready":
+            return
+        try:
+            order = await pay_and_complete(self._order_id)
+        except DemoUnavailable as exc:
+            return rx.toast.error(str(exc))
+        self.amount_due = money.format_money(order["amount_due_cents"], order["currency"])
+        self.phase = "paid"
 
     @rx.event
     def refresh(self):
@@ -211,9 +255,10 @@ def _payment() -> rx.Component:
                 style={"width": "100%", "margin": "0", "display": "flex", "flex_direction": "column",
                        "gap": "0.5rem"},
             ),
-            rx.button("Pay ", s.amount_due, size="3", width="100%", disabled=True,
-                      title="This is a demo: no card payment is taken"),
-            rx.text("Demo only: no payment is taken.", size="1", color=rx.color("gray", 10)),
+            rx.button("Pay ", s.amount_due, size="3", width="100%", on_click=DemoCheckoutState.pay,
+                      loading=False),
+            rx.text("Demo only: no card payment is taken; paying confirms the booking.", size="1",
+                    color=rx.color("gray", 10)),
             rx.el.button("Refresh amount due", id=REFRESH_BUTTON_ID, type="button", tab_index=-1,
                          aria_hidden="true", on_click=DemoCheckoutState.refresh, style={"display": "none"}),
             spacing="3",
@@ -243,6 +288,13 @@ def demo_checkout_page() -> rx.Component:
                     s.phase,
                     ("ready", rx.grid(_booking(), _payment(), columns=rx.breakpoints(initial="1", md="2"),
                                       spacing="5", width="100%", align_items="start")),
+                    ("paid", rx.card(rx.vstack(
+                        rx.hstack(rx.icon("circle-check", size=24, color=rx.color("green", 11), aria_hidden="true"),
+                                  rx.heading("Booking confirmed", size="5", as_="h2"), align="center"),
+                        rx.text("Booking ", s.reference, " is paid. Gift certificates applied to it are now used "
+                                "for good.", size="2"),
+                        _line("Paid by gift certificate", s.applied),
+                        role="status", spacing="3", width="100%"), width="100%")),
                     ("unavailable", rx.callout(s.problem, icon="triangle-alert", color_scheme="amber",
                                                width="100%")),
                     rx.center(rx.spinner(size="3"), padding="3rem", width="100%", aria_label="Loading"),

@@ -20,7 +20,7 @@ from giftcerts.clock import wait_phrase
 from giftcerts.web import guessing, throttle
 from giftcerts.core import money, widget
 from giftcerts.core.tokens import hash_token
-from giftcerts.core.codes import mask_code
+from giftcerts.core.codes import format_code, mask_code, normalize_code
 from giftcerts.core.errors import DomainError, InvalidCode, RateLimited
 from giftcerts.core.widget import WidgetSessionExpired
 
@@ -68,6 +68,9 @@ class WidgetState(rx.State):
     notice: str = ""
     working: bool = False
     form_key: int = 0
+    # A code handed over by the booking page (`?code=`, from the certificate's booking link or
+    # QR code), shown in the field for the customer to apply; never applied by itself.
+    prefill: str = ""
 
     def _token(self) -> str:
         return str(self.router.url.query_parameters.get("session", ""))[:200]
@@ -100,6 +103,10 @@ class WidgetState(rx.State):
     def on_load(self):
         self.error = self.notice = ""
         self.working = False
+        raw = str(self.router.url.query_parameters.get("code", ""))[:32]
+        normalized = normalize_code(raw)
+        self.prefill = format_code(normalized) if normalized else ""
+        self.form_key += 1
         self._reload()
         return rx.call_script(FORMAT_CODE_JS)
 
@@ -144,6 +151,7 @@ class WidgetState(rx.State):
         finally:
             self.working = False
         self._show(checkout)
+        self.prefill = ""
         self.form_key += 1  # clear the field
         self.notice = (f"Gift certificate {mask_code(cert.code)} applied: "
                        f"{money.format_money(cert.amount_cents, cert.currency)}.")
@@ -210,6 +218,7 @@ def _form() -> rx.Component:
                         style={"font_weight": "500", "font_size": "14px"}),
             rx.hstack(
                 rx.input(id=CODE_INPUT_ID, name="code", placeholder="XXXX-XXXX-XXXX", auto_complete="off",
+                         default_value=WidgetState.prefill,
                          auto_capitalize="characters", spell_check=False, size="3", flex="1", min_width="0",
                          aria_describedby="gc-code-hint gc-code-error",
                          aria_invalid=rx.cond(WidgetState.error != "", "true", "false"),
