@@ -14,6 +14,7 @@ from giftcerts.api.dispatch import endpoint
 from giftcerts.api.errors import MethodNotAllowed, error_response
 from giftcerts.api.operations import OPERATIONS, V1
 from giftcerts.core.errors import NotFound
+from giftcerts.ops import readiness
 
 # Routes answer every method themselves, so a wrong one gets a JSON 405 (with Allow), not plain text.
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
@@ -30,6 +31,20 @@ def _get_only(produce: Callable[[Request], Response]) -> Callable[[Request], Awa
 
 def _health(_request: Request) -> Response:
     return JSONResponse({"status": "ok"})
+
+
+async def _ready(request: Request) -> Response:
+    """Readiness for a load balancer: 200 while the database (and Redis, when configured)
+    answer; 503 naming what does not."""
+    if request.method not in ("GET", "HEAD"):
+        return error_response(MethodNotAllowed(["GET"]))
+    results = await readiness.checks()
+    if readiness.ready(results):
+        return JSONResponse({"status": "ready", "checks": results}, headers={"Cache-Control": "no-store"})
+    down = ", ".join(name for name, state in results.items() if state not in (readiness.OK, "not configured"))
+    body = {"status": "unavailable", "checks": results,
+            "error": {"code": "unavailable", "message": f"Not ready: {down} not answering."}}
+    return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "5"})
 
 
 def _openapi(_request: Request) -> Response:
@@ -51,6 +66,7 @@ def routes() -> list[Route]:
            for path, ops in groupby(ordered, key=lambda op: op.path)]
     return [
         Route(f"{V1}/health", _get_only(_health), methods=ANY_METHOD),
+        Route(f"{V1}/ready", _ready, methods=ANY_METHOD),
         Route(f"{V1}/openapi.json", _get_only(_openapi), methods=ANY_METHOD),
         Route(f"{V1}/docs", _get_only(_docs), methods=ANY_METHOD),
         *api,

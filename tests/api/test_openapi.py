@@ -49,7 +49,7 @@ def test_the_document_is_a_valid_openapi_3_1_schema(client):
 
 
 def test_every_route_of_the_api_is_documented():
-    paths = {r.path for r in routes()} - {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs",
+    paths = {r.path for r in routes()} - {"/api/v1/health", "/api/v1/ready", "/api/v1/openapi.json", "/api/v1/docs",
                                           "/api/v1/{rest:path}"}
     assert paths == {op.path for op in OPERATIONS}
 
@@ -77,6 +77,6 @@ def test_the_docs_page_escapes_what_it_shows():
 
 
 def test_the_reference_pages_answer_get_only(client):
-    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/health"):
+    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/health", "/api/v1/ready"):
         r = client.post(path)
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
