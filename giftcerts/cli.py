@@ -7,7 +7,7 @@ import getpass
 import json
 import sys
 
-from giftcerts import db, migrate
+from giftcerts import config, db, migrate
 from giftcerts.core import accounts, apikeys, expiry, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 
@@ -116,6 +116,23 @@ def cmd_worker(args) -> None:
                                          sweeps=not args.no_sweeps)
 
 
+def cmd_check(args) -> int:
+    """Scan the database for broken invariants; exit 1 if there is any (for cron and tests)."""
+    from giftcerts.core import invariants
+
+    url = args.db or config.db_url()
+    with db.read_session(url) as session:
+        findings = invariants.scan(session, limit=args.limit)
+    for finding in findings:
+        print(finding)
+    if findings:
+        rules = sorted({f.rule for f in findings})
+        print(f"{len(findings)} problem(s) found ({', '.join(rules)}).", file=sys.stderr)
+        return 1
+    print(f"No problems found ({len(invariants.RULES)} checks).")
+    return 0
+
+
 def cmd_mail_sink(args) -> None:
     """A local SMTP server that stores every message it receives as an .eml file."""
     import threading
@@ -187,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweeps", action="store_true", help="only run jobs, no expiry/reminder sweeps")
     p.set_defaults(func=cmd_worker)
 
+    p = sub.add_parser("check", help="scan the database for inconsistencies (exit 1 if any is found)")
+    p.add_argument("--db", help="database URL (default: REFLEX_DB_URL, else the SQLite file)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many findings per check")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("mail-sink", help="local SMTP server storing received email as .eml files (development)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=1025)
@@ -198,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except ValidationError as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)
@@ -206,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":
