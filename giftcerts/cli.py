@@ -102,13 +102,13 @@ def cmd_localstripe(args) -> None:
 
 def cmd_worker(args) -> None:
     """Run background jobs (PDFs, emails) and the periodic sweeps until stopped."""
-    import logging
     import signal
     import threading
 
     from giftcerts.jobs.worker import Worker, stop_on_signal
+    from giftcerts.web.requestlog import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, stop_on_signal(stop))
     signal.signal(signal.SIGINT, stop_on_signal(stop))

@@ -39,18 +39,26 @@ from giftcerts.ui.widget.demo_checkout import DemoCheckoutState, demo_checkout_p
 from giftcerts.ui.widget.redeem import WidgetState, widget_page
 from giftcerts.web import routes
 from giftcerts.web.framing import frame_ancestors
+from giftcerts.web.requestlog import configure_logging, request_ids
 
 
 app = rx.App(
     # Staff sign-in and sign-out, Stripe webhooks, the JSON API, PDF downloads and the staff CSV
-    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages.
+    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages, then (outermost, so
+    # that everything inside logs with it) the request id and access log.
     api_transformer=[Starlette(routes=[*staff_sessions.routes(), *stripe_webhooks.routes(), *api_routes(),
-                                       *document_routes(), *exports.routes()]), frame_ancestors],
+                                       *document_routes(), *exports.routes()]), frame_ancestors, request_ids],
     head_components=head_components(),
 )
 # Before every event: a tab's page states never outlive the staff session they were filled for.
 app.add_middleware(SessionBoundary(), index=0)
 live.serve(app)  # live pages stop polling once their tab's socket is gone
+
+
+@app.register_lifespan_task
+def _structured_logs() -> None:
+    """Set up when the server starts, not on import: the tests import the app too."""
+    configure_logging()
 
 
 def _index() -> rx.Component:
