@@ -14,6 +14,7 @@ from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ops.metrics import request_metrics
 from giftcerts.payments import webhooks as stripe_webhooks
 from giftcerts.ui import live
 from giftcerts.ui.dashboard.actions import ActionsState, actions_page
@@ -44,10 +45,11 @@ from giftcerts.web.requestlog import configure_logging, request_ids
 
 app = rx.App(
     # Staff sign-in and sign-out, Stripe webhooks, the JSON API, PDF downloads and the staff CSV
-    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages, then (outermost, so
-    # that everything inside logs with it) the request id and access log.
+    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages, the request metrics
+    # and (outermost, so that everything inside logs with it) the request id and access log.
     api_transformer=[Starlette(routes=[*staff_sessions.routes(), *stripe_webhooks.routes(), *api_routes(),
-                                       *document_routes(), *exports.routes()]), frame_ancestors, request_ids],
+                                       *document_routes(), *exports.routes()]), frame_ancestors, request_metrics,
+                     request_ids],
     head_components=head_components(),
 )
 # Before every event: a tab's page states never outlive the staff session they were filled for.
