@@ -111,7 +111,8 @@ def _redemptions_against_their_rows(session: Session, limit: int) -> Iterator[Fi
          order_id, order_ws, order_currency) in rows:
         subject = f"redemption {red_id}"
         if cert_id is None or order_id is None:
-            missing = [f"certificate {cert_ref}" if cert_id is None else "", f"order {order_ref}" if order_id is None else ""]
+            missing = [f"certificate {cert_ref}" if cert_id is None else "",
+                       f"order {order_ref}" if order_id is None else ""]
             yield Finding("redemption_missing_row", subject, " and ".join(filter(None, missing)) + " does not exist")
             continue
         if red_amount != cert_amount:
@@ -119,7 +120,8 @@ def _redemptions_against_their_rows(session: Session, limit: int) -> Iterator[Fi
                           f"amount {red_amount} != certificate {cert_id}'s amount {cert_amount}")
         if not red_ws == cert_ws == order_ws:
             yield Finding("redemption_workspace_mismatch", subject,
-                          f"workspace {red_ws}, its certificate {cert_id}'s {cert_ws}, its order {order_id}'s {order_ws}")
+                          f"workspace {red_ws}, its certificate {cert_id}'s {cert_ws}, "
+                          f"its order {order_id}'s {order_ws}")
         if cert_currency != order_currency:
             yield Finding("redemption_currency_mismatch", subject,
                           f"certificate {cert_id} in {cert_currency} paid order {order_id} in {order_currency}")

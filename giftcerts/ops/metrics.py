@@ -12,7 +12,8 @@ Counted as they happen, per process:
 Read from the database at scrape time, so they are right whichever process (app or
 `giftcerts worker`) did the work:
 - giftcerts_jobs, by kind and status (queued, running, failed: given up, staff must retry) —
-  failed send_email / dispatch jobs are the email delivery failures;
+  failed send_email / dispatch jobs are the email delivery failures — and
+  giftcerts_jobs_retrying, by kind: queued again after a failed attempt (SMTP down, say);
 - giftcerts_jobs_due and giftcerts_job_oldest_due_age_seconds: the queue depth and how long
   its oldest due job has waited (a growing age means the workers are not keeping up, or down).
 
@@ -132,6 +133,9 @@ class JobQueueCollector:
         due = GaugeMetricFamily("giftcerts_jobs_due", "Queued jobs whose time has come (the queue depth)")
         age = GaugeMetricFamily("giftcerts_job_oldest_due_age_seconds",
                                 "How long the oldest due queued job has waited")
+        retrying = GaugeMetricFamily("giftcerts_jobs_retrying",
+                                     "Queued jobs that failed before and wait for another attempt, by kind",
+                                     labels=["kind"])
         up = GaugeMetricFamily("giftcerts_jobs_scrape_ok", "1 if the jobs table could be read for this scrape")
         now = utcnow()
         is_due = sa.and_(Job.status == JobStatus.QUEUED.value, Job.run_after <= now)
@@ -140,7 +144,8 @@ class JobQueueCollector:
                 rows = session.execute(
                     sa.select(Job.kind, Job.status, sa.func.count(),
                               sa.func.sum(sa.case((is_due, 1), else_=0)),
-                              sa.func.min(sa.case((is_due, Job.run_after), else_=None)))
+                              sa.func.min(sa.case((is_due, Job.run_after), else_=None)),
+                              sa.func.sum(sa.case((Job.attempts > 0, 1), else_=0)))
                     .where(Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value, JobStatus.FAILED.value]))
                     .group_by(Job.kind, Job.status)).all()
         except Exception as exc:  # noqa: BLE001 - a scrape must answer; the gauge says it could not read
@@ -149,8 +154,10 @@ class JobQueueCollector:
             yield up
             return
         total_due, oldest = 0, None
-        for kind, status, count, due_count, first_due in rows:
+        for kind, status, count, due_count, first_due, tried in rows:
             jobs.add_metric([kind, status], count)
+            if status == JobStatus.QUEUED.value:
+                retrying.add_metric([kind], int(tried or 0))
             total_due += int(due_count or 0)
             first_due = _aware(first_due)
             if first_due is not None and (oldest is None or first_due < oldest):
@@ -158,7 +165,7 @@ class JobQueueCollector:
         due.add_metric([], total_due)
         age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         up.add_metric([], 1)
-        yield from (jobs, due, age, up)
+        yield from (jobs, due, age, retrying, up)
 
 
 def _aware(value):

@@ -114,8 +114,8 @@ def test_the_job_queue_is_read_at_scrape_time(client, tenant, db_url):
         last = s.execute(sa.select(sa.func.max(Job.id))).scalar()
     assert first != last
     now = utcnow()
-    with db.write_session(db_url) as s:  # the oldest has waited an hour; another is for later
-        s.execute(sa.update(Job).where(Job.id == first).values(run_after=now - timedelta(hours=1)))
+    with db.write_session(db_url) as s:  # the oldest has waited an hour (failing once); another is for later
+        s.execute(sa.update(Job).where(Job.id == first).values(run_after=now - timedelta(hours=1), attempts=1))
         s.execute(sa.update(Job).where(Job.id == last).values(run_after=now + timedelta(hours=1)))
     samples = scrape(client)
     assert value(samples, "giftcerts_jobs_scrape_ok") == 1
@@ -123,3 +123,7 @@ def test_the_job_queue_is_read_at_scrape_time(client, tenant, db_url):
         assert value(samples, "giftcerts_jobs", kind=kind, status="queued") == count
     assert value(samples, "giftcerts_jobs_due") == sum(count for _, count in queued) - 1
     assert 3600 <= value(samples, "giftcerts_job_oldest_due_age_seconds") < 3600 + 120
+    with db.read_session(db_url) as s:
+        first_kind = s.get(Job, first).kind
+    assert value(samples, "giftcerts_jobs_retrying", kind=first_kind) == 1
+    assert sum(v for (name, _), v in samples.items() if name == "giftcerts_jobs_retrying") == 1

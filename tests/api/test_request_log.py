@@ -109,7 +109,9 @@ def test_keys_codes_and_tokens_never_reach_the_log(setup, fmt):
                    wrong, wrong.replace("-", "")):
         assert secret not in out, secret
     # what it says instead: the masked code, the route templates
-    masked = "••••-••••-" + wrong[-4:] if fmt == "text" else "\\u2022\\u2022\\u2022\\u2022-\\u2022\\u2022\\u2022\\u2022-" + wrong[-4:]
+    masked = "••••-••••-" + wrong[-4:]
+    if fmt == "json":  # json.dumps escapes the bullets
+        masked = json.dumps(masked)[1:-1]
     assert masked in out
     assert "/api/v1/{rest:path}" in out and "/api/v1/certificates/{certificate_id}" in out
 
