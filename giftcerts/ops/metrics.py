@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from giftcerts import db
 from giftcerts.clock import utcnow
 from giftcerts.models import Job, JobStatus
+from giftcerts.web.requestlog import method
 
 log = logging.getLogger("giftcerts.ops.metrics")
 
@@ -94,6 +95,20 @@ def _route(scope: Scope) -> str:
     return path or PAGES
 
 
+_children: dict[tuple[str, str, int], tuple] = {}
+
+
+def _series(verb: str, route: str, status: int) -> tuple:
+    """The (counter, histogram) children of one label set, looked up once: `.labels()` costs
+    a lock and a few dict operations on every request."""
+    key = (verb, route, status)
+    children = _children.get(key)
+    if children is None:
+        labels = (verb, route, str(status))
+        children = _children[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    return children
+
+
 def request_metrics(app: ASGIApp) -> ASGIApp:
     """ASGI middleware counting and timing every HTTP request by its route's template."""
 
@@ -112,9 +127,9 @@ def request_metrics(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_and_note)
         finally:
-            labels = (scope.get("method", ""), _route(scope), str(status["code"]))
-            REQUESTS.labels(*labels).inc()
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+            count, duration = _series(method(scope), _route(scope), status["code"])
+            count.inc()
+            duration.observe(time.perf_counter() - started)
 
     return middleware
 

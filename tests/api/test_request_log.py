@@ -101,12 +101,13 @@ def test_keys_codes_and_tokens_never_reach_the_log(setup, fmt):
     client.get(f"/api/v1/certificates?q={cert.code}", headers=tenant.headers)
     client.get(f"/api/v1/certificates/{cert.code}", headers=tenant.headers)
     client.get(f"/api/v1/lookup/{format_code(cert.code)}/{tenant.key}", headers=tenant.headers)
+    client.get(f"/portal/demo/{wrong.replace('-', ' ')}/{cert.code.lower()}")  # a path no route answers
     # and code that logs a secret by mistake
     logging.getLogger("giftcerts.test").warning("careless: %s Bearer %s %s", cert.code, tenant.key, wrong)
     out = stream.getvalue()
-    assert out.count("\n") >= 6  # five access lines and the careless one (the test is not vacuous)
+    assert out.count("\n") >= 7  # six access lines and the careless one (the test is not vacuous)
     for secret in (tenant.key, tenant.key[len("gc_live_"):], cert.code, format_code(cert.code),
-                   wrong, wrong.replace("-", "")):
+                   cert.code.lower(), wrong, wrong.replace("-", ""), wrong.replace("-", " ")):
         assert secret not in out, secret
     # what it says instead: the masked code, the route templates
     masked = "••••-••••-" + wrong[-4:]
@@ -114,6 +115,7 @@ def test_keys_codes_and_tokens_never_reach_the_log(setup, fmt):
         masked = json.dumps(masked)[1:-1]
     assert masked in out
     assert "/api/v1/{rest:path}" in out and "/api/v1/certificates/{certificate_id}" in out
+    assert "/portal/demo/{token}/{token}" in out
 
 
 def test_scrub_masks_what_it_finds_and_leaves_the_rest():
@@ -128,3 +130,22 @@ def test_the_route_template_hides_tokens_in_paths_nothing_routed():
     assert requestlog.route_template({"path": "/portal/demo/confirmation/Zx81_aa-Qp0w3eRt"}) == \
         "/portal/demo/confirmation/{token}"
     assert requestlog.route_template({"path": "/dashboard/certificates/42"}) == "/dashboard/certificates/42"
+
+
+def test_a_method_the_client_made_up_is_not_logged_as_sent():
+    assert requestlog.method({"method": "PATCH"}) == "PATCH"
+    assert requestlog.method({"method": "gc_live_AbC123-_xyz9"}) == "OTHER"
+
+
+def test_request_ids_are_unique_and_differ_after_a_fork():
+    ids = {requestlog.new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000 and all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+    import os
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its ids must not repeat the parent's
+        os.write(write, requestlog.new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    assert child not in ids and child[:20] != next(iter(ids))[:20]
