@@ -109,6 +109,12 @@ def test_two_app_processes_on_postgres_and_redis_serve_count_and_stop(served, tm
     text = httpx.get(f"{base}/api/v1/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).text
     assert sum(samples(text, "giftcerts_jobs_due").values()) == 0
 
+    # and what was done through two processes and a worker left the data whole
+    checked = subprocess.run([str(BIN / "giftcerts"), "check"], env=env_for(served["url"], 0), cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "No problems found" in checked.stdout
+
     # SIGTERM: the server stops, every process of it
     proc = served["proc"]
     os.killpg(proc.pid, signal.SIGTERM)
