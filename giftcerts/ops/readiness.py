@@ -29,12 +29,20 @@ _redis_lock = threading.Lock()
 def check_database(url: str | None = None) -> str:
     """OK, or why not. Reads the migration version: a reachable but empty database (a wrong
     REFLEX_DB_URL, migrations not run) is not ready either."""
-    try:
-        with db.engine(url).connect() as connection:
-            version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        return OK if version else "not migrated"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; only its kind is told
-        return _down("database", exc)
+    for attempt in (1, 2):
+        try:
+            with db.engine(url).connect() as connection:
+                version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            return OK if version else "not migrated"
+        except sa.exc.DBAPIError as exc:
+            # A pooled connection the server dropped (a restart, pg_terminate_backend) fails once and
+            # invalidates the pool; asking again on a new connection tells whether the server is up.
+            if attempt == 1 and exc.connection_invalidated:
+                continue
+            return _down("database", exc)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; only its kind is told
+            return _down("database", exc)
+    return "unreachable"
 
 
 def check_redis(url: str) -> str:

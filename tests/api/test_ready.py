@@ -75,3 +75,21 @@ def test_an_empty_database_is_not_ready(client, tmp_path, monkeypatch):
     r = client.get("/api/v1/ready")
     assert r.status_code == 503
     assert r.json()["checks"]["database"].startswith("unreachable")
+
+
+def test_ready_again_at_once_after_postgres_dropped_the_pooled_connections(client, monkeypatch):
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL, throwaway_postgres
+
+    with throwaway_postgres("giftcerts_ready") as url:
+        monkeypatch.setenv("REFLEX_DB_URL", url)
+        monkeypatch.delenv("REFLEX_REDIS_URL", raising=False)
+        assert client.get("/api/v1/ready").status_code == 200  # a pooled connection now exists
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:  # as a server restart would
+            killed = admin.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE datname = %s AND pid <> pg_backend_pid()) t", (name,)).fetchone()[0]
+        assert killed >= 1
+        r = client.get("/api/v1/ready")
+        assert r.status_code == 200, r.text
