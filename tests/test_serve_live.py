@@ -26,8 +26,7 @@ REDIS = "redis://127.0.0.1:6379/13"
 
 
 def env_for(url: str, port: int) -> dict[str, str]:
-    tools = [str(p) for p in (ROOT / ".tools/node_modules/.bin", ROOT.parent / "main/.tools/node_modules/.bin")
-             if p.is_dir()]
+    tools = [str(p) for p in (ROOT / ".tools/node_modules/.bin",) if p.is_dir()]  # bun, from `make install`
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "GIFTCERTS_WORKER",
                                                             "PROMETHEUS_MULTIPROC_DIR")}
     return {**env, "REFLEX_DB_URL": url, "REFLEX_REDIS_URL": REDIS, "PORT": str(port),
