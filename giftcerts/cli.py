@@ -7,7 +7,7 @@ import getpass
 import json
 import sys
 
-from giftcerts import db, migrate
+from giftcerts import config, db, migrate
 from giftcerts.core import accounts, apikeys, expiry, workspaces
 from giftcerts.core.errors import DomainError, ValidationError
 
@@ -102,18 +102,97 @@ def cmd_localstripe(args) -> None:
 
 def cmd_worker(args) -> None:
     """Run background jobs (PDFs, emails) and the periodic sweeps until stopped."""
-    import logging
     import signal
     import threading
 
     from giftcerts.jobs.worker import Worker, stop_on_signal
+    from giftcerts.web.requestlog import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, stop_on_signal(stop))
     signal.signal(signal.SIGINT, stop_on_signal(stop))
     Worker(lease_seconds=args.lease).run(stop, idle_sleep=args.poll, exit_when_idle=args.once,
                                          sweeps=not args.no_sweeps)
+
+
+def serve_plan(args, environ: dict[str, str], cwd) -> tuple[list[str], dict[str, str]]:
+    """The command and environment `giftcerts serve` runs, or SystemExit(2) with the reason it
+    refuses. Apart from executing it, so that the refusals can be tested without a server."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    url = environ.get("REFLEX_DB_URL") or config.DEFAULT_DB_URL
+    redis = environ.get("REFLEX_REDIS_URL")
+    several = redis and not db.is_sqlite(url)  # what several processes need
+    workers = args.workers if args.workers is not None else ((os.cpu_count() or 1) if several else 1)
+    if workers < 1:
+        raise _refuse("--workers must be at least 1.")
+    if workers > 1 and not redis:
+        raise _refuse(f"refusing to start {workers} app processes without Redis: set REFLEX_REDIS_URL "
+                      "(e.g. redis://127.0.0.1:6379/0). Each process would keep its own copy of every "
+                      "browser tab's state and of the code-guessing budgets, so a dashboard would lose its "
+                      "session when its websocket reconnects to another process, and a guesser would get "
+                      "a fresh budget from each one. Use --workers 1, or configure Redis.")
+    if workers > 1 and db.is_sqlite(url):
+        raise _refuse(f"refusing to start {workers} app processes on SQLite ({url}): its one writer is "
+                      "serialised inside a process. Use PostgreSQL (REFLEX_DB_URL=postgresql://...) "
+                      "for several processes, or --workers 1.")
+    if not (Path(cwd) / "rxconfig.py").exists():
+        raise _refuse("run `giftcerts serve` from the project folder (the one with rxconfig.py).")
+    reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
+    port = str(args.port or environ.get("PORT") or 3000)
+    env = {**environ, "PORT": port, "GRANIAN_WORKERS": str(workers), "REFLEX_TELEMETRY_ENABLED": "false"}
+    tools = Path(cwd) / ".tools" / "node_modules" / ".bin"  # bun, where `make install` puts it
+    if tools.is_dir():
+        env["PATH"] = os.pathsep.join([str(tools), environ.get("PATH", "")])
+        env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    # Background jobs run in `giftcerts worker` processes, unless asked to run inside the app.
+    env["GIFTCERTS_WORKER"] = "on" if args.in_app_worker else environ.get("GIFTCERTS_WORKER", "off")
+    if workers > 1 and not environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # one scrape answered by any process adds up all of them (giftcerts.ops.metrics)
+        env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="giftcerts-metrics-")
+    command = [reflex, "run", "--env", "prod", "--frontend-port", port, "--backend-port", port]
+    if args.host:
+        command += ["--backend-host", args.host]
+    return command, env
+
+
+def _refuse(message: str) -> SystemExit:
+    print(f"giftcerts serve: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def cmd_serve(args) -> None:
+    """Serve the app in production mode: pages, widget, portal and API on one port, in N processes."""
+    import os
+
+    command, env = serve_plan(args, dict(os.environ), os.getcwd())
+    if args.migrate:
+        migrate.upgrade(env.get("REFLEX_DB_URL") or None)
+    print(f"giftcerts serve: {env['GRANIAN_WORKERS']} app process(es) on port {env['PORT']}, background jobs "
+          f"{'in the app' if env['GIFTCERTS_WORKER'] != 'off' else 'left to `giftcerts worker`'}", file=sys.stderr,
+          flush=True)
+    os.execvpe(command[0], command, env)  # the server gets our signals directly (SIGTERM: drain, then exit)
+
+
+def cmd_check(args) -> int:
+    """Scan the database for broken invariants; exit 1 if there is any (for cron and tests)."""
+    from giftcerts.core import invariants
+
+    url = args.db or config.db_url()
+    with db.read_session(url) as session:
+        findings = invariants.scan(session, limit=args.limit)
+    for finding in findings:
+        print(finding)
+    if findings:
+        rules = sorted({f.rule for f in findings})
+        print(f"{len(findings)} problem(s) found ({', '.join(rules)}).", file=sys.stderr)
+        return 1
+    print(f"No problems found ({len(invariants.RULES)} checks).")
+    return 0
 
 
 def cmd_mail_sink(args) -> None:
@@ -187,6 +266,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-sweeps", action="store_true", help="only run jobs, no expiry/reminder sweeps")
     p.set_defaults(func=cmd_worker)
 
+    p = sub.add_parser("serve", help="serve the app in production mode (reflex run --env prod) with N processes")
+    p.add_argument("--workers", type=int, default=None,
+                   help="app processes (default: the CPU count with REFLEX_REDIS_URL set, else 1)")
+    p.add_argument("--port", type=int, default=None, help="port for everything (default: PORT, else 3000)")
+    p.add_argument("--host", default=None, help="address to listen on (default: Reflex's, all interfaces)")
+    p.add_argument("--migrate", action="store_true", help="apply database migrations first")
+    p.add_argument("--in-app-worker", action="store_true",
+                   help="also run background jobs inside each app process (default: off; run `giftcerts worker`)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("check", help="scan the database for inconsistencies (exit 1 if any is found)")
+    p.add_argument("--db", help="database URL (default: REFLEX_DB_URL, else the SQLite file)")
+    p.add_argument("--limit", type=int, default=100, help="at most this many findings per check")
+    p.set_defaults(func=cmd_check)
+
     p = sub.add_parser("mail-sink", help="local SMTP server storing received email as .eml files (development)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=1025)
@@ -198,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except ValidationError as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)
@@ -206,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from giftcerts.api import exports, staff_sessions
 from giftcerts.api.routes import routes as api_routes
 from giftcerts.documents.routes import routes as document_routes
 from giftcerts.jobs.inapp import run_worker_in_app
+from giftcerts.ops.metrics import request_metrics
 from giftcerts.payments import webhooks as stripe_webhooks
 from giftcerts.ui import live
 from giftcerts.ui.dashboard.actions import ActionsState, actions_page
@@ -40,18 +41,27 @@ from giftcerts.ui.widget.demo_checkout import DemoCheckoutState, demo_checkout_p
 from giftcerts.ui.widget.redeem import WidgetState, widget_page
 from giftcerts.web import routes
 from giftcerts.web.framing import frame_ancestors
+from giftcerts.web.requestlog import configure_logging, request_ids
 
 
 app = rx.App(
     # Staff sign-in and sign-out, Stripe webhooks, the JSON API, PDF downloads and the staff CSV
-    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages.
+    # exports, then a wrapper adding CSP frame-ancestors to the widget's pages, the request metrics
+    # and (outermost, so that everything inside logs with it) the request id and access log.
     api_transformer=[Starlette(routes=[*staff_sessions.routes(), *stripe_webhooks.routes(), *api_routes(),
-                                       *document_routes(), *exports.routes()]), frame_ancestors],
+                                       *document_routes(), *exports.routes()]), frame_ancestors, request_metrics,
+                     request_ids],
     head_components=head_components(),
 )
 # Before every event: a tab's page states never outlive the staff session they were filled for.
 app.add_middleware(SessionBoundary(), index=0)
 live.serve(app)  # live pages stop polling once their tab's socket is gone
+
+
+@app.register_lifespan_task
+def _structured_logs() -> None:
+    """Set up when the server starts, not on import: the tests import the app too."""
+    configure_logging()
 
 
 def _index() -> rx.Component:

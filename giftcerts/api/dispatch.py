@@ -31,6 +31,7 @@ from starlette.responses import Response
 
 from giftcerts import config, db, jsonbody, ratelimit
 from giftcerts.api import auth, idempotency
+from giftcerts.ops import metrics
 from giftcerts.web import throttle
 from giftcerts.api.errors import (
     JSON,
@@ -308,6 +309,8 @@ def endpoint(operations: list[Operation]):
         except Exception:
             log.exception("unexpected error in %s %s", op.method, op.path)
             reply = _error_reply(InternalError(), op)
+        if op.name == "redeem":  # counted by outcome (giftcerts.ops.metrics)
+            metrics.api_redemption(reply.status, reply.body, reply.headers)
         return Response(reply.body, status_code=reply.status, media_type=JSON, headers={**NO_STORE, **reply.headers})
 
     return handle

@@ -62,6 +62,7 @@ from typing import TypeVar
 from limits import RateLimitItem, parse
 
 from giftcerts import ratelimit
+from giftcerts.ops import metrics
 from giftcerts.clock import wait_phrase
 from giftcerts.core.codes import mask_code, normalize_code
 from giftcerts.core.errors import InvalidCode, RateLimited
@@ -159,6 +160,7 @@ def _refusal(scopes: list[Scope], which: list[int]) -> RateLimited:
         scope = scopes[index]
         stats = limiter.get_window_stats(scope.item, *scope.identifiers)
         wait = max(wait, int(stats.reset_time - time.time()) + 1)
+        metrics.guess_refused(scope.name)
         log.warning("code guessing budget %s spent for %s", scope.name, "/".join(scope.identifiers[1:]))
     return RateLimited(f"Too many invalid codes were tried. Try again in {wait_phrase(wait)}.", retry_after=wait)
 

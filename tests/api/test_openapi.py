@@ -49,8 +49,10 @@ def test_the_document_is_a_valid_openapi_3_1_schema(client):
 
 
 def test_every_route_of_the_api_is_documented():
-    paths = {r.path for r in routes()} - {"/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs",
-                                          "/api/v1/{rest:path}"}
+    # the operator's endpoints (probes, metrics) and the reference pages are not the workspace API
+    operator = {"/api/v1/health", "/api/v1/ready", "/api/v1/metrics", "/api/v1/openapi.json", "/api/v1/docs",
+                "/api/v1/{rest:path}"}
+    paths = {r.path for r in routes()} - operator
     assert paths == {op.path for op in OPERATIONS}
 
 
@@ -77,7 +79,7 @@ def test_the_docs_page_escapes_what_it_shows():
 
 
 def test_the_reference_pages_answer_get_only(client):
-    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/health"):
+    for path in ("/api/v1/docs", "/api/v1/openapi.json", "/api/v1/health", "/api/v1/ready"):
         r = client.post(path)
         assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
 

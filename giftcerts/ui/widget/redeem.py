@@ -23,6 +23,7 @@ from giftcerts.core.tokens import hash_token
 from giftcerts.core.codes import format_code, mask_code, normalize_code
 from giftcerts.core.errors import DomainError, InvalidCode, RateLimited
 from giftcerts.core.widget import WidgetSessionExpired
+from giftcerts.ops import metrics
 
 CODE_INPUT_ID = "gc-code"
 
@@ -138,11 +139,13 @@ class WidgetState(rx.State):
             self._expire()
             return
         except RateLimited as exc:
+            metrics.redemption("widget", exc.code)
             self._reload()
             self.error = (f"Too many attempts. Please try again in {wait_phrase(exc.retry_after)}, "
                           "or contact the tour operator.")
             return
         except DomainError as exc:
+            metrics.redemption("widget", exc.code)
             if isinstance(exc, InvalidCode):
                 guessing.widget_failed(workspace_id)
             self._reload()
@@ -150,6 +153,7 @@ class WidgetState(rx.State):
             return
         finally:
             self.working = False
+        metrics.redemption("widget", "redeemed")
         self._show(checkout)
         self.prefill = ""
         self.form_key += 1  # clear the field

@@ -1,0 +1,1 @@
+"""Running giftcerts in production: readiness, metrics, structured logs, the invariant check."""
