@@ -362,7 +362,7 @@ def _details() -> rx.Component:
             rx.cond(c["void_reason"] != "", rx.callout("Void reason: " + c["void_reason"], icon="info",
                                                        color_scheme="red", width="100%")),
             rx.cond(c["message"] != "", detail_item("Personal message", c["message"])),
-            rx.text("Times shown in ", c["timezone"], size="1", color=rx.color("gray", 9)),
+            rx.text("Times shown in ", c["timezone"], size="1", color=rx.color("gray", 10)),
             spacing="4",
             width="100%",
         ),
