@@ -304,6 +304,7 @@ def _actions() -> rx.Component:
         rx.cond(CertificateState.can_write & (status == "active"), _resend_dialog()),
         _write_actions(status),
         spacing="2",
+        wrap="wrap",
     )
 
 
@@ -317,6 +318,7 @@ def _write_actions(status) -> rx.Component:
             rx.cond((status == "voided") & (CertificateState.cert["refund"] == ""),
                     rx.button(rx.icon("rotate-ccw", size=16), "Reactivate", on_click=CertificateState.reactivate)),
             spacing="2",
+            wrap="wrap",
         ),
     )
 
