@@ -45,7 +45,7 @@ def test_the_overrides_reach_every_page_and_win_over_radixs_light_palette():
     for token, value in theme.OVERRIDES.items():
         assert f"{token}: {value};" in css
     # more specific than Radix's `:root, .light, .light-theme`, and not applied in dark mode
-    assert css.startswith(":root:not(.dark, .dark-theme) {")
+    assert css.startswith(":root:not(.dark, .dark-theme), .radix-themes:is(.light, .light-theme) {")
     rendered = [str(c) for c in head_components()]
     assert any(theme.OVERRIDE_CSS in c for c in rendered)
 

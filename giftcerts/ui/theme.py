@@ -3,8 +3,9 @@ every text colour reaches WCAG 2.2 AA (4.5:1; 3:1 for large text and UI parts) o
 background it is drawn on.
 
 Radix's own light palette (Themes 3.3) misses AA in three places the dashboard relies on:
-white on a solid teal button (3.07:1), the soft status badges' text on their tint (green
-4.27:1, amber 4.25:1, blue 4.26:1, orange 3.99:1) and the grey of hints and labels (3.83:1).
+white on a solid teal button (3.07:1) or red one (3.91:1), the soft status badges' text on
+their tint (green 4.27:1, amber 4.25:1, blue 4.26:1, orange 3.99:1) and the grey of hints and
+labels (3.83:1).
 `OVERRIDES` replaces those steps on `:root` (light appearance only), so every component that
 reads `--accent-9`, `--green-a11`, `--gray-10`... picks the darker value up; `PAIRS` lists the
 foreground/background pairs the pages draw, and tests/test_theme.py computes each ratio."""
@@ -23,7 +24,7 @@ RADIX_LIGHT = {
     "--green-3": "#e6f6eb", "--green-a3": "#00a43319", "--green-11": "#218358", "--green-a11": "#00713fde",
     "--amber-3": "#fff7c2", "--amber-a3": "#ffde003d", "--amber-11": "#ab6400", "--amber-a11": "#ab6400",
     "--blue-3": "#e6f4fe", "--blue-a3": "#008ff519", "--blue-11": "#0d74ce", "--blue-a11": "#006dcbf2",
-    "--red-3": "#feebec", "--red-a3": "#f3000d14", "--red-11": "#ce2c31", "--red-a11": "#c40006d3",
+    "--red-3": "#feebec", "--red-a3": "#f3000d14", "--red-9": "#e5484d", "--red-10": "#dc3e42", "--red-11": "#ce2c31", "--red-a11": "#c40006d3",
     "--orange-3": "#ffefd6", "--orange-a3": "#ff9c0029", "--orange-11": "#cc4e00", "--orange-a11": "#cc4e00",
     "--sage-1": "#fbfdfc", "--sage-2": "#f7f9f8", "--sage-3": "#eef1f0", "--sage-a3": "#002d1e11",
     "--sage-10": "#7c8481", "--sage-a10": "#00100a83", "--sage-11": "#5f6563", "--sage-a11": "#000a07a0",
@@ -38,6 +39,7 @@ OVERRIDES = {
     "--green-11": "#1a6e48", "--green-a11": "#1a6e48",
     "--amber-11": "#925400", "--amber-a11": "#925400",
     "--blue-11": "#0061b5", "--blue-a11": "#0061b5",
+    "--red-9": "#cd2b31", "--red-10": "#b3232a",
     "--red-11": "#b8000a", "--red-a11": "#b8000a",
     "--orange-11": "#a83d00", "--orange-a11": "#a83d00",
     "--sage-10": "#646c69", "--sage-a10": "#646c69",
@@ -58,6 +60,8 @@ TEXT, LARGE_OR_UI = 4.5, 3.0
 PAIRS: list[tuple[str, str, str, float]] = [
     ("solid button label", "--white", "--accent-9", TEXT),
     ("solid button label, hovered", "--white", "--accent-10", TEXT),
+    ("solid red button label (Void certificate)", "--white", "--red-9", TEXT),
+    ("solid red button label, hovered", "--white", "--red-10", TEXT),
     ("link and ghost button text", "--accent-a11", "--white", TEXT),
     ("active navigation link", "--accent-11", "--accent-3", TEXT),
     ("soft accent badge or callout", "--accent-a11", "--accent-a3", TEXT),
@@ -120,9 +124,11 @@ def theme() -> rx.Component:
     return rx.theme(accent_color=ACCENT, gray_color=GRAY, radius="medium")
 
 
-# Radix declares its light palette on `:root, .light, .light-theme` (and again for P3 screens);
-# `:root:not(...)` is more specific than both and leaves a dark appearance alone.
-OVERRIDE_CSS = ":root:not(.dark, .dark-theme) {" + "".join(f"{k}: {v};" for k, v in OVERRIDES.items()) + "}"
+# Radix declares its light palette on `:root, .light, .light-theme` (and again for P3 screens),
+# and the theme's own element carries `light` as well, so the palette is declared afresh there.
+# These two selectors are more specific than Radix's and leave a dark appearance alone.
+OVERRIDE_SELECTOR = ":root:not(.dark, .dark-theme), .radix-themes:is(.light, .light-theme)"
+OVERRIDE_CSS = OVERRIDE_SELECTOR + " {" + "".join(f"{k}: {v};" for k, v in OVERRIDES.items()) + "}"
 
 
 def theme_style() -> rx.Component:
