@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.test_portal import buyer, fill_card, fill_purchase, open_portal
 from tests.browser.test_responsive import dashboard_pages
 
 AXE = Path(__file__).resolve().parents[2] / ".tools/node_modules/axe-core/axe.min.js"
@@ -81,5 +82,20 @@ def test_the_public_pages_have_no_serious_accessibility_violations(page: Page, a
 
     page.goto("/widget/redeem")
     found["/widget/redeem"] = violations(page, axe_source)
+    found = {k: v for k, v in found.items() if v}
+    assert not found, "\n".join(f"{k}:\n  " + "\n  ".join(v) for k, v in found.items())
+
+
+def test_the_portal_confirmation_has_no_serious_accessibility_violations(page: Page, app_server, axe_source):
+    open_portal(page)
+    fill_purchase(page, buyer_email=buyer())
+    fill_card(page, "4242424242424242")
+    page.get_by_role("button", name="Pay").click()
+    expect(page).to_have_url(re.compile(r"/portal/demo/confirmation\?token="), timeout=20_000)
+    found = {}
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 860})
+        expect(page.locator("#certificate-code")).to_be_visible()
+        found[f"confirmation at {width}px"] = violations(page, axe_source)
     found = {k: v for k, v in found.items() if v}
     assert not found, "\n".join(f"{k}:\n  " + "\n  ".join(v) for k, v in found.items())

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_dashboard import pick
+from tests.browser.test_portal import buyer, fill_card, fill_purchase, open_portal
 
 WIDTHS = (390, 768, 1280)
 
@@ -67,6 +68,8 @@ def test_every_dashboard_page_fits_the_window(owner: Page, app_server, width):
         if (extra := overflow(owner)) > 0:
             too_wide[path] = (extra, owner.evaluate(SPILLING))
         within_window(owner, owner.get_by_role("button", name="Sign out"))
+        if width == 390 and heading in ("Certificates", "Certificate"):
+            owner.screenshot(path=f"test-artifacts/phone-{heading.lower()}.png", full_page=True)
     assert not too_wide, f"pages wider than {width}px (by px): {too_wide}"
 
 
@@ -116,3 +119,16 @@ def test_the_public_pages_fit_the_window(page: Page, app_server, width):
 
     page.goto("/widget/redeem")
     assert overflow(page) <= 0, "/widget/redeem"
+
+
+def test_the_portal_confirmation_fits_the_window(page: Page, app_server):
+    open_portal(page)
+    fill_purchase(page, buyer_email=buyer())
+    fill_card(page, "4242424242424242")
+    page.get_by_role("button", name="Pay").click()
+    expect(page).to_have_url(re.compile(r"/portal/demo/confirmation\?token="), timeout=20_000)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 860})
+        expect(page.locator("#certificate-code")).to_be_visible()
+        assert overflow(page) <= 0, f"the confirmation at {width}px"
+        within_window(page, page.get_by_role("link", name="Download PDF"))
