@@ -13,7 +13,7 @@ from tests.browser.test_portal import buyer, fill_card, fill_purchase, open_port
 from tests.browser.test_responsive import dashboard_pages
 
 AXE = Path(__file__).resolve().parents[2] / ".tools/node_modules/axe-core/axe.min.js"
-WIDTHS = (390, 1280)
+WIDTHS = (390, 768, 1280)
 
 RUN_AXE = """async () => {
     const result = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',
