@@ -47,6 +47,10 @@ def test_the_dashboard_has_no_serious_accessibility_violations(owner: Page, app_
         owner.goto(path)
         expect(owner.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         found[path] = violations(owner, axe_source)
+        if heading == "New certificate":  # and with its errors showing
+            owner.get_by_role("button", name="Create certificate").click()
+            expect(owner.get_by_label("Purchaser name")).to_have_attribute("aria-invalid", "true")
+            found[f"{path} with its errors"] = violations(owner, axe_source)
         if heading == "Certificate":
             for button, dialog in (("Void", "Void this certificate?"), ("Resend email", "Resend the certificate email")):
                 owner.get_by_role("button", name=button, exact=True).click()

@@ -448,7 +448,7 @@ def _market_picker() -> rx.Component:
 
 def _amount() -> rx.Component:
     return rx.vstack(
-        rx.heading("Amount", size="4", as_="h2"),
+        rx.heading("Choose an amount", size="4", as_="h2"),  # the field below is "Amount"
         rx.hstack(
             rx.foreach(PortalState.presets, lambda p: rx.button(
                 p["label"], type="button", size="3",
