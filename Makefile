@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := $(CURDIR)/.tools
 BUN_VERSION := 1.4.5
+AXE_VERSION := 4.14.1
 PORT ?= 3000
 LOCALSTRIPE_PORT ?= 8420
 SMTP_PORT ?= 1025
@@ -18,16 +19,17 @@ export REFLEX_TELEMETRY_ENABLED := false
 
 .PHONY: install run test test-fast chromium pdf-libs bench clean
 
-install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun
+install: $(VENV)/.installed $(TOOLS)/node_modules/.bin/bun $(TOOLS)/node_modules/axe-core/axe.min.js
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $@
 
-$(TOOLS)/node_modules/.bin/bun:
+# bun for Reflex; axe-core for the browser tests' accessibility checks (injected by Playwright).
+$(TOOLS)/node_modules/.bin/bun $(TOOLS)/node_modules/axe-core/axe.min.js &:
 	mkdir -p $(TOOLS)
-	npm install --prefix $(TOOLS) --no-fund --no-audit --loglevel=error bun@$(BUN_VERSION)
+	npm install --prefix $(TOOLS) --no-fund --no-audit --loglevel=error bun@$(BUN_VERSION) axe-core@$(AXE_VERSION)
 
 # WeasyPrint subsets fonts with HarfBuzz when libharfbuzz-subset is present (~50 ms a PDF);
 # without it, it falls back to fontTools (~500 ms a PDF). Best effort: not fatal.

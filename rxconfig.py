@@ -4,6 +4,8 @@ import os
 
 import reflex as rx
 
+from giftcerts.ui.theme import theme
+
 PORT = int(os.environ.get("PORT", "3000"))
 PUBLIC_URL = os.environ.get("GIFTCERTS_PUBLIC_URL", f"http://localhost:{PORT}").rstrip("/")
 
@@ -17,6 +19,6 @@ config = rx.Config(
     cors_allowed_origins=[PUBLIC_URL, f"http://127.0.0.1:{PORT}"] if "localhost" in PUBLIC_URL else [PUBLIC_URL],
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="teal", radius="medium"))],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=theme())],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from giftcerts.ui.theme import theme_style
+
 # A page framed by another site (the redemption widget on a booking site) may be refused
 # localStorage and sessionStorage outright: Chromium throws SecurityError on the first read when
 # third-party cookies are blocked, as in every incognito window. Reflex keeps its client token in
@@ -32,4 +34,5 @@ STORAGE_FALLBACK = """
 def head_components() -> list[rx.Component]:
     return [rx.el.script(STORAGE_FALLBACK),
             rx.el.meta(name="referrer", content="same-origin"),
-            rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml")]
+            rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+            theme_style()]

@@ -166,3 +166,32 @@ def test_staff_see_a_guessing_alert_on_the_overview_while_it_lasts(owner: Page, 
     page.reload()
     expect(page.get_by_role("region", name="Revenue")).to_be_visible(timeout=20_000)
     expect(page.locator("#guessing-alert")).to_have_count(0)
+
+
+def axis_ticks(page: Page, name: str, axis: str) -> list[str]:
+    ticks = card(page, name).locator(f".recharts-{axis}-tick-labels .recharts-cartesian-axis-tick-value")
+    expect(ticks.first).to_be_visible()
+    return [t.strip() for t in ticks.all_text_contents()]  # SVG text has no innerText
+
+
+def is_round(number: int) -> bool:
+    """1, 2 or 5 times a power of ten (or zero)."""
+    digits = str(number).rstrip("0")
+    return number == 0 or digits in ("1", "2", "5")
+
+
+def test_chart_axes_have_round_ticks_in_the_workspace_currency(owner: Page, app_server):
+    page = overview(owner)
+    page.get_by_label("Period").select_option("year")
+    expect(card(page, "Revenue").locator(".recharts-bar-rectangle").first).to_be_visible()
+    for name in ("Revenue", "Outstanding"):
+        labels = axis_ticks(page, name, "yAxis")
+        assert all(re.fullmatch(r"\$\d{1,3}(,\d{3})*", label) for label in labels), labels
+        values = [int(label.strip("$").replace(",", "")) for label in labels]
+        assert values[0] == 0 and len(values) >= 3, values
+        step = values[1] - values[0]
+        assert is_round(step) and all(b - a == step for a, b in zip(values, values[1:])), values
+    assert axis_ticks(page, "Redemption rate", "yAxis") == ["0%", "25%", "50%", "75%", "100%"]
+    # a bar's tooltip tells the value in the currency too
+    card(page, "Revenue").locator(".recharts-bar-rectangle").first.hover()
+    expect(card(page, "Revenue").locator(".recharts-tooltip-wrapper")).to_contain_text(re.compile(r"\$[\d,]+\.\d\d"))

@@ -130,9 +130,34 @@ def test_invalid_fields_are_refused_with_messages_and_nothing_is_charged(page: P
     page.get_by_label("Your email").fill("not-an-email")
     fill_card(page, "4242424242424242")
     page.get_by_role("button", name="Pay").click()
-    expect(page.get_by_text("Enter the purchaser name.")).to_be_visible()
-    expect(page.get_by_text("Enter a valid purchaser email, like name@example.com.")).to_be_visible()
+    # worded like the fields' labels ("Your name", "Your email"), beside each field
+    expect(page.get_by_text("Enter your name.", exact=True)).to_be_visible()
+    expect(page.get_by_text("Your email must be a valid address, like name@example.com.", exact=True)).to_be_visible()
     assert certificates_of(app_server, "not-an-email") == []
+
+
+def test_an_empty_submit_moves_focus_to_a_summary_linking_each_invalid_field(page: Page, app_server):
+    open_portal(page)
+    page.get_by_role("button", name="Pay").click()
+    summary = page.get_by_role("region", name="Please correct these fields")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link", name="Your name: Enter your name.")).to_be_visible()
+    expect(summary.get_by_role("link", name=re.compile(r"^Recipient email: "))).to_be_visible()
+    expect(page.get_by_label("Your name")).to_have_attribute("aria-invalid", "true")
+    # each entry leads to its field
+    summary.get_by_role("link", name=re.compile(r"^Recipient name: ")).click()
+    expect(page.get_by_label("Recipient name")).to_be_focused()
+    summary.get_by_role("link", name="Your name: Enter your name.").click()
+    expect(page.get_by_label("Your name")).to_be_focused()
+
+
+def test_the_pay_button_shows_the_amount_to_be_charged(page: Page, app_server):
+    open_portal(page)
+    expect(page.get_by_role("button", name="Pay", exact=True)).to_be_visible()
+    page.get_by_role("button", name="$100", exact=True).click()
+    expect(page.get_by_role("button", name="Pay $100.00", exact=True)).to_be_visible()
+    page.get_by_label("Amount", exact=True).fill("250")
+    expect(page.get_by_role("button", name="Pay $250.00", exact=True)).to_be_visible()
 
 
 def test_html_typed_into_the_form_is_shown_as_text(page: Page, app_server):

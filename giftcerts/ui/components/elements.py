@@ -33,6 +33,9 @@ def text_field(label: str, name: str, errors, *, type: str = "text", placeholder
         rx.el.label(label, html_for=input_id, style={"font_weight": "500", "font_size": "14px"}),
         rx.input(id=input_id, name=name, type=type, placeholder=placeholder, default_value=default_value,
                  aria_invalid=rx.cond(errors.contains(name), "true", "false"),
+                 # what aria-invalid tells a screen reader, shown: the field turns red
+                 color_scheme=rx.cond(errors.contains(name), "red", "gray"),
+                 variant=rx.cond(errors.contains(name), "soft", "surface"),
                  aria_describedby=f"{name}-error", width="100%", size="2", **props),
         rx.text(hint, size="1", color=rx.color("gray", 10)) if not isinstance(hint, str) or hint else rx.fragment(),
         field_error(errors, name),

@@ -23,8 +23,10 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     # The Overview is the dashboard's root: active only there, not on every page below it.
     active = (path == href) if href == routes.DASHBOARD else path.contains(href.rsplit("/", 1)[-1])
     return rx.link(
-        rx.hstack(rx.icon(icon, size=16),
-                  rx.text(label, size="2", weight="medium", display=rx.breakpoints(initial="none", md="block")),
+        rx.hstack(rx.icon(icon, size=16, aria_hidden="true"),
+                  # the label shows beside its icon on a laptop and in the phone's menu
+                  rx.text(label, size="2", weight="medium",
+                          display=rx.breakpoints(initial="block", sm="none", md="block")),
                   spacing="2", align="center"),
         href=href,
         aria_label=label,
@@ -40,22 +42,44 @@ def _nav_link(label: str, href: str, icon: str) -> rx.Component:
     )
 
 
+def _nav_links() -> list[rx.Component]:
+    return [_nav_link(label, href, icon) for label, href, icon in NAV]
+
+
 def _sidebar() -> rx.Component:
+    """From tablet width up: a rail of icons (tablet), with their labels on a laptop."""
     return rx.el.nav(
         rx.vstack(
-            rx.hstack(rx.icon("gift", size=22, color=rx.color("accent", 9)),
+            rx.hstack(rx.icon("gift", size=22, color=rx.color("accent", 9), aria_hidden="true"),
                       rx.heading("giftcerts", size="4", display=rx.breakpoints(initial="none", md="block")),
                       align="center", spacing="2", padding_bottom="1rem"),
-            *[_nav_link(label, href, icon) for label, href, icon in NAV],
+            *_nav_links(),
             spacing="1",
             width="100%",
         ),
         aria_label="Dashboard",
+        display=rx.breakpoints(initial="none", sm="block"),
         width=rx.breakpoints(initial="60px", md="210px"),
         style={"flex_shrink": "0", "padding": "1.25rem 0.75rem",
                "border_right": f"1px solid {rx.color('gray', 5)}", "height": "100vh", "position": "sticky",
                "top": "0",
                "background": rx.color("gray", 2)},
+    )
+
+
+def _menu() -> rx.Component:
+    """On a phone the navigation folds into a menu button at the top bar's start."""
+    return rx.box(
+        rx.popover.root(
+            rx.popover.trigger(rx.button(rx.icon("menu", size=18, aria_hidden="true"), "Menu", variant="soft",
+                                         size="2", type="button")),
+            rx.popover.content(
+                rx.el.nav(rx.vstack(*_nav_links(), spacing="1", width="100%"), aria_label="Dashboard",
+                          style={"width": "100%"}),
+                align="start", width="min(260px, calc(100vw - 2rem))", aria_label="Menu",
+            ),
+        ),
+        display=rx.breakpoints(initial="block", sm="none"),
     )
 
 
@@ -74,16 +98,19 @@ def post_form(*children: rx.Component, action: str, **props) -> rx.Component:
 
 def _topbar() -> rx.Component:
     return rx.hstack(
-        rx.text(AuthState.workspace_name, weight="bold", size="3"),
+        _menu(),
+        rx.text(AuthState.workspace_name, weight="bold", size="3",
+                style={"min_width": "0", "overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"}),
         rx.spacer(),
-        rx.text(AuthState.staff_email, size="2", color=rx.color("gray", 11)),
-        rx.badge(AuthState.staff_role, variant="outline"),
+        rx.text(AuthState.staff_email, size="2", color=rx.color("gray", 11),
+                display=rx.breakpoints(initial="none", md="block")),
+        rx.badge(AuthState.staff_role, variant="outline", display=rx.breakpoints(initial="none", sm="inline-flex")),
         # A form POST: the server ends the session and clears the HttpOnly cookie.
         post_form(rx.button("Sign out", type="submit", variant="ghost", size="2"), action=SIGN_OUT,
                   style={"margin": "0"}),
         align="center",
         spacing="3",
-        padding="0.75rem 1.5rem",
+        padding=rx.breakpoints(initial="0.75rem 1rem", sm="0.75rem 1.5rem"),
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
     )
@@ -98,12 +125,13 @@ def dashboard_page(title: str, *children: rx.Component, actions: rx.Component | 
             rx.el.main(
                 rx.vstack(
                     rx.hstack(rx.heading(title, size="6", as_="h1"), rx.spacer(), actions or rx.fragment(),
-                              align="center", width="100%"),
+                              align="center", width="100%", wrap="wrap"),
                     *children,
                     spacing="4",
                     width="100%",
                 ),
-                style={"padding": "1.5rem", "width": "100%", "max_width": "1100px"},
+                padding=rx.breakpoints(initial="1rem", sm="1.5rem"),
+                style={"width": "100%", "max_width": "1100px", "min_width": "0"},
             ),
             spacing="0",
             width="100%",

@@ -232,13 +232,19 @@ def _resend_dialog() -> rx.Component:
     )
 
 
+VOID_BUTTON_ID = "void-button"
+
+
 def _void_dialog() -> rx.Component:
     in_progress = CertificateState.cert["status"] == "refunding"  # a void whose refund did not finish
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.button(rx.icon("ban", size=16), rx.cond(in_progress, "Finish void and refund", "Void"),
-                      color_scheme="red", variant="soft", on_click=CertificateState.open_void),
-        ),
+    # The button opens the (controlled) dialog itself rather than through a Radix trigger: a
+    # trigger around a button that reads state gets wrapped in a <div> that takes the trigger's
+    # button role and aria-expanded, which is not allowed there. Closing hands focus back to it.
+    return rx.fragment(rx.button(
+        rx.icon("ban", size=16, aria_hidden="true"), rx.cond(in_progress, "Finish void and refund", "Void"),
+        id=VOID_BUTTON_ID, color_scheme="red", variant="soft", aria_haspopup="dialog",
+        on_click=CertificateState.open_void,
+    ), rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("Void this certificate?"),
             rx.alert_dialog.description(
@@ -289,10 +295,11 @@ def _void_dialog() -> rx.Component:
                 no_validate=True,
             ),
             max_width="460px",
+            on_close_auto_focus=rx.call_script(f"document.getElementById('{VOID_BUTTON_ID}')?.focus()"),
         ),
         open=CertificateState.void_open,
         on_open_change=CertificateState.set_void_open,
-    )
+    ))
 
 
 def _actions() -> rx.Component:
@@ -304,6 +311,7 @@ def _actions() -> rx.Component:
         rx.cond(CertificateState.can_write & (status == "active"), _resend_dialog()),
         _write_actions(status),
         spacing="2",
+        wrap="wrap",
     )
 
 
@@ -317,6 +325,7 @@ def _write_actions(status) -> rx.Component:
             rx.cond((status == "voided") & (CertificateState.cert["refund"] == ""),
                     rx.button(rx.icon("rotate-ccw", size=16), "Reactivate", on_click=CertificateState.reactivate)),
             spacing="2",
+            wrap="wrap",
         ),
     )
 
@@ -362,7 +371,7 @@ def _details() -> rx.Component:
             rx.cond(c["void_reason"] != "", rx.callout("Void reason: " + c["void_reason"], icon="info",
                                                        color_scheme="red", width="100%")),
             rx.cond(c["message"] != "", detail_item("Personal message", c["message"])),
-            rx.text("Times shown in ", c["timezone"], size="1", color=rx.color("gray", 9)),
+            rx.text("Times shown in ", c["timezone"], size="1", color=rx.color("gray", 10)),
             spacing="4",
             width="100%",
         ),

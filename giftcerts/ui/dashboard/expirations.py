@@ -207,7 +207,7 @@ def expirations_page() -> rx.Component:
                     rx.cond(s.count > s.rows.length(),
                             rx.text("Showing the ", s.rows.length(), " soonest of ", s.count,
                                     ". “Notify all” includes every one.", size="2", color=rx.color("gray", 10))),
-                    rx.text("Dates in ", s.timezone, size="1", color=rx.color("gray", 9)),
+                    rx.text("Dates in ", s.timezone, size="1", color=rx.color("gray", 10)),
                     spacing="3", width="100%",
                 ),
             ),

@@ -70,10 +70,10 @@ class LoginState(AuthState):
 
 def login_page() -> rx.Component:
     return rx.center(
-        rx.card(
+        rx.el.main(rx.card(
             post_form(
                 rx.vstack(
-                    rx.hstack(rx.icon("gift", size=26, color=rx.color("accent", 9)),
+                    rx.hstack(rx.icon("gift", size=26, color=rx.color("accent", 9), aria_hidden="true"),
                               rx.heading("Sign in to giftcerts", size="5", as_="h1"), align="center"),
                     rx.text("Staff dashboard for your gift certificate programme.", size="2",
                             color=rx.color("gray", 11)),
@@ -93,9 +93,8 @@ def login_page() -> rx.Component:
                 action=SIGN_IN,
             ),
             width="100%",
-            max_width="400px",
             size="4",
-        ),
+        ), style={"width": "100%", "max_width": "400px"}),
         min_height="100vh",
         padding="1rem",
         background=rx.color("gray", 2),

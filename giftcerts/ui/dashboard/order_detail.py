@@ -168,7 +168,7 @@ def _redemptions() -> rx.Component:
                 ),
                 empty_state("gift", "No certificates on this order", "None has been applied yet."),
             ),
-            rx.text("Times shown in ", OrderState.timezone, size="1", color=rx.color("gray", 9)),
+            rx.text("Times shown in ", OrderState.timezone, size="1", color=rx.color("gray", 10)),
             width="100%",
         ),
         width="100%",

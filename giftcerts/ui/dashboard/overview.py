@@ -8,6 +8,7 @@ workspace's change marker moves.
 from __future__ import annotations
 
 import asyncio
+import math
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -69,6 +70,26 @@ def _figures(ov: reports.Overview) -> dict[str, str]:
     }
 
 
+def nice_ticks(top: float, *, count: int = 4, whole: bool = True) -> list[float]:
+    """Round axis ticks from 0 to at least `top`: about `count` steps of 1, 2 or 5 times a power
+    of ten (0 / 5,000 / 10,000 / 15,000 / 20,000, not 0 / 4,500 / 9,000 / 18,000). With `whole`,
+    steps are never below 1 (money in major units shown without cents, counts of certificates)."""
+    if top <= 0:
+        return [0, 1] if whole else [0, 1.0]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    if whole:
+        step = max(1, round(step))
+    steps = math.ceil(top / step - 1e-9)
+    return [round(i * step, 10) if not whole else int(i * step) for i in range(steps + 1)]
+
+
+def intl_locale(locale: str) -> str:
+    """Babel's `de_DE` as the browser's Intl spells it, `de-DE`."""
+    return (locale or money.DEFAULT_LOCALE).replace("_", "-")
+
+
 def _chart_number(cents: int, currency: str) -> float:
     """Bar heights only; every figure shown as text is formatted from exact minor units."""
     return float(money.from_minor(cents, currency))
@@ -89,8 +110,15 @@ def compute(token: str, params: dict[str, str]) -> dict:
         types = type_names(session, ws.id)
         alert = guessing.current(session, ws.id)
     cur = ws.currency
+    revenue = [_chart_number(b.value_cents, cur) for b in ov.series]
+    run_off = [_chart_number(r.value_cents, cur) for r in ov.run_off]
     return {
         "marker": marker,
+        "currency": cur,
+        "chart_locale": intl_locale(ws.locale),
+        "revenue_ticks": nice_ticks(max(revenue, default=0)),
+        "run_off_ticks": nice_ticks(max(run_off, default=0), count=3),
+        "amount_count_ticks": nice_ticks(max((a.count for a in ov.amounts), default=0)),
         "figures": _figures(ov),
         "has_sales": ov.sold_count > 0,
         "has_outstanding": ov.outstanding_count > 0,
@@ -147,6 +175,11 @@ class OverviewState(LiveRefresh, AuthState):
     amounts_chart: list[dict] = []
     rate_chart: list[dict] = []
     run_off: list[dict] = []
+    currency: str = "USD"
+    chart_locale: str = "en-US"
+    revenue_ticks: list[int] = [0, 1]
+    run_off_ticks: list[int] = [0, 1]
+    amount_count_ticks: list[int] = [0, 1]
     updated_at: str = ""
     guessing_alert: str = ""
     exporting: bool = False
@@ -269,12 +302,35 @@ def _chart_box(label: str, chart: rx.Component) -> rx.Component:
     return rx.el.figure(chart, aria_label=label, role="img", style={"width": "100%", "margin": "0"})
 
 
+def _money_format(fraction_digits: int | None = None) -> rx.Var:
+    """A chart's value formatter: amounts in the workspace's currency and locale (whole units on
+    the axis; the tooltip keeps the currency's own decimals)."""
+    digits = "" if fraction_digits is None else (f", minimumFractionDigits: {fraction_digits}, "
+                                                 f"maximumFractionDigits: {fraction_digits}")
+    return rx.vars.function.ArgsFunctionOperation.create(("value",), rx.Var(
+        f"new Intl.NumberFormat({OverviewState.chart_locale}, {{style: 'currency', "
+        f"currency: {OverviewState.currency}{digits}}}).format(value)"))
+
+
+def _percent_format() -> rx.Var:
+    return rx.vars.function.ArgsFunctionOperation.create(("value",), rx.Var("`${value}%`"))
+
+
+def _money_axis(ticks) -> rx.Component:
+    return rx.recharts.y_axis(width=76, font_size=11, ticks=ticks, domain=[0, ticks[-1]], interval=0,
+                              tick_formatter=_money_format(0))
+
+
+def _money_tooltip() -> rx.Component:
+    return rx.recharts.graphing_tooltip(custom_attrs={"formatter": _money_format()})
+
+
 def _revenue_chart() -> rx.Component:
     return _chart_box("Revenue chart", rx.recharts.bar_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3", vertical=False),
         rx.recharts.x_axis(data_key="label", tick_line=False, font_size=11),
-        rx.recharts.y_axis(width=60, font_size=11),
-        rx.recharts.graphing_tooltip(),
+        _money_axis(OverviewState.revenue_ticks),
+        _money_tooltip(),
         rx.recharts.bar(data_key="Revenue", fill=rx.color("accent", 9), radius=[3, 3, 0, 0],
                         is_animation_active=False),
         data=OverviewState.revenue_series,
@@ -286,13 +342,16 @@ def _revenue_chart() -> rx.Component:
 def _amounts_chart() -> rx.Component:
     return _chart_box("Popular amounts chart", rx.recharts.bar_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3", horizontal=False),
-        rx.recharts.x_axis(type_="number", allow_decimals=False, font_size=11),
+        rx.recharts.x_axis(type_="number", allow_decimals=False, font_size=11, interval=0,
+                           ticks=OverviewState.amount_count_ticks,
+                           domain=[0, OverviewState.amount_count_ticks[-1]]),
         rx.recharts.y_axis(data_key="label", type_="category", width=90, font_size=11, interval=0),
         rx.recharts.graphing_tooltip(),
         rx.recharts.bar(data_key="Certificates", fill=rx.color("grass", 9), radius=[0, 3, 3, 0],
                         is_animation_active=False),
         data=OverviewState.amounts_chart,
         layout="vertical",
+        margin={"right": 16},  # room for the last tick's label
         width="100%",
         height=220,
     ))
@@ -301,7 +360,8 @@ def _amounts_chart() -> rx.Component:
 def _rate_chart() -> rx.Component:
     return _chart_box("Redemption rate chart", rx.recharts.bar_chart(
         rx.recharts.x_axis(data_key="label", font_size=11),
-        rx.recharts.y_axis(domain=[0, 100], unit="%", width=48, font_size=11),
+        rx.recharts.y_axis(domain=[0, 100], ticks=[0, 25, 50, 75, 100], interval=0, width=48, font_size=11,
+                           tick_formatter=_percent_format()),
         rx.recharts.graphing_tooltip(),
         rx.recharts.bar(data_key="Redeemed", fill=rx.color("blue", 9), radius=[3, 3, 0, 0], unit="%",
                         is_animation_active=False),
@@ -314,8 +374,8 @@ def _rate_chart() -> rx.Component:
 def _run_off_chart() -> rx.Component:
     return _chart_box("Outstanding by expiry chart", rx.recharts.bar_chart(
         rx.recharts.x_axis(data_key="label", font_size=11, interval=0),
-        rx.recharts.y_axis(width=60, font_size=11),
-        rx.recharts.graphing_tooltip(),
+        _money_axis(OverviewState.run_off_ticks),
+        _money_tooltip(),
         rx.recharts.bar(data_key="Outstanding", fill=rx.color("amber", 9), radius=[3, 3, 0, 0],
                         is_animation_active=False),
         data=OverviewState.run_off,

@@ -292,6 +292,8 @@ def _snippet(title: str, text, label: str) -> rx.Component:
         rx.el.pre(
             rx.el.code(text),
             aria_label=label,
+            # it scrolls sideways: focusable, so keyboard users can scroll it too
+            tab_index=0,
             style={"width": "100%", "margin": "0", "padding": "0.75rem", "overflow_x": "auto",
                    "font_size": "12px", "line_height": "1.5", "border_radius": "6px",
                    "background": rx.color("gray", 3), "border": f"1px solid {rx.color('gray', 5)}"},

@@ -25,6 +25,36 @@ from giftcerts.ui.portal.stripe_js import CARD_ELEMENT_ID, TOKENIZE_JS, authenti
 from giftcerts.web import routes
 
 
+# The portal's labels, for the error summary's links and for messages worded like them.
+FIELD_LABELS = {"certificate_type": "Gift certificate", "amount": "Amount", "purchaser_name": "Your name",
+                "purchaser_email": "Your email", "recipient_name": "Recipient name",
+                "recipient_email": "Recipient email", "message": "Personal message"}
+FIELD_IDS = {"certificate_type": "portal-types"}  # the rest are portal-<field>
+ERROR_SUMMARY_ID = "portal-error-summary"
+
+# core words its messages for staff ("the purchaser name"); a customer is the purchaser, and the
+# fields they see are "Your name" and "Your email".
+_CUSTOMER_WORDING = [
+    ("Enter a valid purchaser email, like", "Your email must be a valid address, like"),
+    ("Enter the purchaser name.", "Enter your name."), ("Enter the purchaser email.", "Enter your email."),
+    ("The purchaser name", "Your name"), ("The purchaser email", "Your email"),
+    ("the purchaser name", "your name"), ("the purchaser email", "your email"),
+]
+
+
+def customer_wording(message: str) -> str:
+    for staff, customer in _CUSTOMER_WORDING:
+        message = message.replace(staff, customer)
+    return message
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """A ValidationError's messages as the portal shows them, in the form's order."""
+    order = list(FIELD_LABELS)
+    ranked = sorted(errors.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    return {field: customer_wording(str(text)) for field, text in ranked}
+
+
 def _amount_label(cents: int, currency: str) -> str:
     text = money.format_money(cents, currency)
     return text[:-3] if text.endswith(".00") else text
@@ -100,6 +130,24 @@ class PortalState(rx.State):
         except ValidationError:
             return ""
         return f"{money.format_money(cents, self.currency)} {self.currency}"
+
+    @rx.var
+    def pay_label(self) -> str:
+        """"Pay $100.00" once a valid amount is chosen; "Pay" until then."""
+        if self.phase != "ready" or not self.amount.strip() or self.amount_error:
+            return "Pay"
+        try:
+            cents = money.parse_amount(self.amount, self.currency, locale=self.number_format)
+        except ValidationError:
+            return "Pay"
+        return f"Pay {money.format_money(cents, self.currency)}"
+
+    @rx.var
+    def error_list(self) -> list[dict[str, str]]:
+        """The error summary's entries: each invalid field's label, message and input id."""
+        return [{"field": field, "label": FIELD_LABELS.get(field, field.replace("_", " ").capitalize()),
+                 "message": text, "target": FIELD_IDS.get(field, f"portal-{field}")}
+                for field, text in self.errors.items()]
 
     @rx.var
     def message_count(self) -> str:
@@ -196,9 +244,7 @@ class PortalState(rx.State):
                     recipient_name=order["recipient_name"], recipient_email=order["recipient_email"],
                     message=order["message"], market=self.market)
         except ValidationError as exc:
-            self.errors = exc.errors
-            self.pay_error = "Please correct the highlighted fields."
-            return
+            return self._invalid(exc)
         except purchases.PortalUnavailable as exc:
             self.phase = "disabled"
             self.pay_error = exc.message
@@ -238,14 +284,17 @@ class PortalState(rx.State):
                                    card=gateway.CardReference(token_id=token, card_id=card_id))
         except ValidationError as exc:
             self.working = False
-            self.errors = exc.errors
-            self.pay_error = "Please correct the highlighted fields."
-            return
+            return self._invalid(exc)
         except DomainError as exc:
             self.working = False
             self.pay_error = exc.message
             return
         return self._after(outcome)
+
+    def _invalid(self, exc: ValidationError):
+        """Show each message beside its field and move focus to the summary that links to them."""
+        self.errors = field_errors(exc.errors)
+        return rx.call_script(FOCUS_SUMMARY_JS)
 
     @rx.event
     def authenticated(self, result: dict):
@@ -274,6 +323,45 @@ class PortalState(rx.State):
         self.pay_error = outcome.message or "The payment did not go through."
 
 
+# Runs once the summary is on the page (the state update that shows it may land a frame later).
+FOCUS_SUMMARY_JS = f"""
+(function focusSummary(tries) {{
+  const summary = document.getElementById("{ERROR_SUMMARY_ID}");
+  if (summary) {{ summary.focus(); summary.scrollIntoView({{block: "center"}}); }}
+  else if (tries > 0) {{ setTimeout(() => focusSummary(tries - 1), 30); }}
+}})(40);
+"""
+
+
+def _focus_field_js(target) -> rx.Var:
+    return rx.Var.create("document.getElementById('") + target + "')?.focus()"
+
+
+def _error_summary() -> rx.Component:
+    """The invalid fields, listed where the form starts: it takes focus, and each entry links to its field."""
+    return rx.cond(
+        PortalState.error_list.length() > 0,
+        rx.box(
+            rx.heading("Please correct these fields", size="3", as_="h2", id="portal-error-summary-title",
+                       color=rx.color("red", 11)),
+            rx.el.ul(
+                rx.foreach(PortalState.error_list, lambda e: rx.el.li(
+                    rx.el.a(e["label"], ": ", e["message"], href="#" + e["target"],
+                            on_click=rx.call_script(_focus_field_js(e["target"])),
+                            # a 24 px tall target at least (WCAG 2.2 target size)
+                            style={"color": rx.color("red", 11), "text_decoration": "underline",
+                                   "display": "inline-block", "padding": "4px 0", "line_height": "20px"}),
+                )),
+                style={"margin": "0.5rem 0 0", "padding_left": "1.25rem", "font_size": "14px"},
+            ),
+            id=ERROR_SUMMARY_ID, tab_index=-1, role="region", aria_labelledby="portal-error-summary-title",
+            width="100%",
+            style={"padding": "1rem", "border_radius": "8px", "border": f"2px solid {rx.color('red', 9)}",
+                   "background": rx.color("red", 2), "outline_offset": "2px"},
+        ),
+    )
+
+
 def _label(text: str, html_for: str) -> rx.Component:
     return rx.el.label(text, html_for=html_for, style={"font_weight": "500", "font_size": "14px"})
 
@@ -288,7 +376,9 @@ def _field(label: str, name: str, *, type: str = "text", **props) -> rx.Componen
     return rx.vstack(
         _label(label, input_id),
         rx.input(id=input_id, name=name, type=type, width="100%", size="3", aria_describedby=f"{name}-error",
-                 aria_invalid=rx.cond(PortalState.errors.contains(name), "true", "false"), **props),
+                 aria_invalid=rx.cond(PortalState.errors.contains(name), "true", "false"),
+                 color_scheme=rx.cond(PortalState.errors.contains(name), "red", "gray"),
+                 variant=rx.cond(PortalState.errors.contains(name), "soft", "surface"), **props),
         _error(name),
         spacing="1", width="100%", align="start",
     )
@@ -322,7 +412,8 @@ def _types() -> rx.Component:
     return rx.cond(
         PortalState.has_types,
         rx.el.fieldset(
-            rx.el.legend(rx.heading("Choose a gift certificate", size="4", as_="h2"),
+            rx.el.legend(rx.heading("Choose a gift certificate", size="4", as_="h2"), id="portal-types",
+                         tab_index=-1,
                          style={"margin_bottom": "0.75rem"}),
             rx.cond(PortalState.types.length() > 0,
                     rx.grid(rx.foreach(PortalState.types, _type_card), columns=rx.breakpoints(initial="1", sm="2"),
@@ -357,7 +448,7 @@ def _market_picker() -> rx.Component:
 
 def _amount() -> rx.Component:
     return rx.vstack(
-        rx.heading("Amount", size="4", as_="h2"),
+        rx.heading("Choose an amount", size="4", as_="h2"),  # the field below is "Amount"
         rx.hstack(
             rx.foreach(PortalState.presets, lambda p: rx.button(
                 p["label"], type="button", size="3",
@@ -449,7 +540,7 @@ def _payment() -> rx.Component:
                     rx.callout(PortalState.pay_error, icon="circle-alert", color_scheme="red", width="100%")),
             role="alert", id="portal-pay-error", style={"width": "100%"},
         ),
-        rx.button("Pay", type="submit", size="4", width="100%", loading=PortalState.working,
+        rx.button(PortalState.pay_label, type="submit", size="4", width="100%", loading=PortalState.working,
                   disabled=~PortalState.payments_ready),
         rx.text("Payments are processed securely by Stripe. Your card details never reach our servers.", size="1",
                 color=rx.color("gray", 10)),
@@ -466,8 +557,10 @@ def _purchase_form() -> rx.Component:
                         color=rx.color("gray", 11)),
                 spacing="1",
             ),
-            _market_picker(),
+            _error_summary(),
+            # the offer first; the market (only where the workspace has market segments) narrows it
             _types(),
+            _market_picker(),
             rx.el.input(type="hidden", name="certificate_type", value=PortalState.selected_type),
             rx.card(_amount(), width="100%"),
             rx.card(_people(), width="100%"),

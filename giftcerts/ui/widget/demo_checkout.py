@@ -214,6 +214,16 @@ def _line(label: str, value, **props) -> rx.Component:
                      rx.text(value, size="2", **props), width="100%")
 
 
+def _term(label: str, value, *, style: dict | None = None, term_style: dict | None = None,
+          **props) -> rx.Component:
+    """One row of a definition list: a <div> holding its <dt> and <dd>, side by side."""
+    return rx.el.div(
+        rx.el.dt(label, style={"font_size": "14px", "color": rx.color("gray", 11), **(term_style or {})}),
+        rx.el.dd(value, style={"margin": "0", "font_size": "14px", **(style or {})}, **props),
+        style={"display": "flex", "justify_content": "space-between", "align_items": "center", "width": "100%"},
+    )
+
+
 def _booking() -> rx.Component:
     s = DemoCheckoutState
     return rx.card(
@@ -242,16 +252,12 @@ def _payment() -> rx.Component:
                          style={"width": "100%", "height": "400px", "border": f"1px solid {rx.color('gray', 5)}",
                                 "border_radius": "8px", "background": "white"}),
             rx.el.dl(
-                _line("Total", s.total),
-                rx.cond(s.has_applied, _line("Gift certificates", "−" + s.applied, color=rx.color("green", 11))),
-                rx.hstack(
-                    rx.el.dt("Amount due", style={"font_weight": "600"}),
-                    rx.spacer(),
-                    rx.el.dd(s.amount_due, id="amount-due", aria_live="polite",
-                             style={"font_weight": "700", "font_size": "1.25rem", "margin": "0"}),
-                    width="100%",
-                    align="center",
-                ),
+                _term("Total", s.total),
+                rx.cond(s.has_applied, _term("Gift certificates", "−" + s.applied,
+                                             style={"color": rx.color("green", 11)})),
+                _term("Amount due", s.amount_due, id="amount-due", aria_live="polite",
+                      style={"font_weight": "700", "font_size": "1.25rem"},
+                      term_style={"font_weight": "600", "color": "inherit"}),
                 style={"width": "100%", "margin": "0", "display": "flex", "flex_direction": "column",
                        "gap": "0.5rem"},
             ),
@@ -271,7 +277,7 @@ def _payment() -> rx.Component:
 def demo_checkout_page() -> rx.Component:
     s = DemoCheckoutState
     return rx.box(
-        rx.hstack(
+        rx.el.header(rx.hstack(
             rx.icon("mountain-snow", size=22, color=rx.color("accent", 9), aria_hidden="true"),
             rx.text(rx.cond(s.operator != "", s.operator, "Demo Adventures"), weight="bold", size="4"),
             rx.spacer(),
@@ -280,7 +286,7 @@ def demo_checkout_page() -> rx.Component:
             padding="1rem 1.5rem",
             border_bottom=f"1px solid {rx.color('gray', 5)}",
             width="100%",
-        ),
+        )),
         rx.el.main(
             rx.vstack(
                 rx.heading("Checkout", size="7", as_="h1"),
