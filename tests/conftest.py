@@ -199,4 +199,7 @@ def pytest_collection_modifyitems(items):
     """Browser tests run last: Playwright's sync API keeps an event loop running in the main
     thread for as long as its session-wide browser lives, and tests that drive asyncio
     themselves (asyncio.run) cannot start a loop of their own beside it."""
-    items.sort(key=lambda item: "tests/browser/" in str(item.fspath))
+    # The live `giftcerts serve` test runs first: it builds the project's .web for its own port,
+    # which must happen before the session's app server builds and serves it, not while.
+    items.sort(key=lambda item: -1 if item.fspath.basename == "test_serve_live.py"
+               else int("tests/browser/" in str(item.fspath)))

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
+import psycopg
+import sqlalchemy as sa
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from sqlmodel import Session
@@ -36,6 +38,7 @@ from giftcerts.web import throttle
 from giftcerts.api.errors import (
     JSON,
     InternalError,
+    DatabaseUnavailable,
     ServiceUnavailable,
     InvalidJson,
     MethodNotAllowed,
@@ -57,6 +60,8 @@ log = logging.getLogger("giftcerts.api")
 
 BODY_LIMIT = 64 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
+# A database that stopped answering (restart, failover, connections cut): 503, not 500.
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 # Worker threads running API requests' database work, per process. Threads beyond what the
 # CPUs and the connection pool can serve add only contention (the GIL, lock waits, more
@@ -306,6 +311,9 @@ def endpoint(operations: list[Operation]):
         except ratelimit.STORE_DOWN as exc:
             log.error("rate-limit store unreachable in %s %s: %s", op.method, op.path, type(exc).__name__)
             reply = _error_reply(ServiceUnavailable(), op)
+        except DATABASE_DOWN as exc:
+            log.error("database unreachable in %s %s: %s", op.method, op.path, type(exc).__name__)
+            reply = _error_reply(DatabaseUnavailable(), op)
         except Exception:
             log.exception("unexpected error in %s %s", op.method, op.path)
             reply = _error_reply(InternalError(), op)

@@ -85,6 +85,16 @@ class ServiceUnavailable(DomainError):
         super().__init__("The service is briefly unavailable. The request was not applied; try again in a few seconds.")
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database went away mid-request (a restart, a failover, connections cut): the pool
+    reconnects on the next request. The transaction did not commit, unless it failed while
+    committing, which a retry with the same Idempotency-Key tells apart."""
+
+    def __init__(self):
+        DomainError.__init__(self, "The service is briefly unavailable. Try again in a few seconds with the same "
+                                   "Idempotency-Key: the request is applied once at most.")
+
+
 # The HTTP status each error code is answered with; a code not listed is a 400.
 STATUS: dict[str, int] = {
     DomainError.code: 400,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from giftcerts.core.activity import ActivityKind
-from giftcerts.models import (Activity, Certificate, CertificateStatus, Order, Redemption,
+from giftcerts.models import (Activity, Certificate, CertificateStatus, Order, OrderStatus, Redemption,
                               RedemptionStatus)
 
 C = Certificate.__table__
@@ -179,7 +179,31 @@ def _status_stamps(session: Session, limit: int) -> Iterator[Finding]:
         yield Finding("status_without_dates", f"certificate {cert_id}", what)
 
 
+def _order_lifecycle(session: Session, limit: int) -> Iterator[Finding]:
+    """An order's status agrees with its redemptions (giftcerts.core.orders): a cancelled order
+    has released them all; a completed one has captured every one still applied; only a
+    completion captures; and each closed status has its date."""
+    open_, completed, cancelled = (s.value for s in (OrderStatus.OPEN, OrderStatus.COMPLETED, OrderStatus.CANCELLED))
+    checks = [
+        (sa.and_(O.c.status == cancelled, R.c.status == APPLIED), "applied on a cancelled order"),
+        (sa.and_(O.c.status == completed, R.c.status == APPLIED, R.c.captured_at.is_(None)),
+         "still held on a completed order"),
+        (sa.and_(O.c.status == open_, R.c.captured_at.is_not(None), R.c.status == APPLIED),
+         "captured on an order that is still open"),
+    ]
+    for condition, what in checks:
+        rows = session.execute(sa.select(R.c.id, O.c.id).select_from(R.join(O, O.c.id == R.c.order_id))
+                               .where(condition).order_by(R.c.id).limit(limit))
+        for red_id, order_id in rows:
+            yield Finding("order_lifecycle", f"redemption {red_id}", f"{what} (order {order_id})")
+    undated = sa.or_(sa.and_(O.c.status == completed, O.c.completed_at.is_(None)),
+                     sa.and_(O.c.status == cancelled, O.c.cancelled_at.is_(None)))
+    for order_id, status in session.execute(sa.select(O.c.id, O.c.status).where(undated).order_by(O.c.id).limit(limit)):
+        yield Finding("order_lifecycle", f"order {order_id}", f"{status} without the date it was {status}")
+
+
 RULES: dict[str, Callable[[Session, int], Iterator[Finding]]] = {
+    "order_lifecycle": _order_lifecycle,
     "redeemed_without_one_redemption": _redeemed_without_one_redemption,
     "several_applied_redemptions": _several_applied_redemptions,
     "applied_redemption_not_redeemed": _applied_but_not_redeemed,

@@ -301,3 +301,33 @@ def test_the_booking_link_of_a_certificate_fills_the_widgets_code_field(page: Pa
     assert status_of(app_server, cert.id) == "active"  # filled in, not applied by itself
     widget(page).get_by_role("button", name="Apply").click()
     expect(widget(page).get_by_role("status")).to_contain_text("applied")
+
+
+def test_a_checkout_left_with_a_certificate_applied_releases_it_after_the_hold_time(page: Page, app_server):
+    from giftcerts.jobs.worker import Worker
+    from giftcerts.models import Redemption
+
+    cert = pick_amount(app_server, at_most=48000)
+    open_checkout(page)
+    reference = page.get_by_text(re.compile(r"^DEMO-")).inner_text()
+    apply(page, cert.code)
+    expect(widget(page).get_by_role("status")).to_contain_text("applied")
+    page.goto("about:blank")  # the customer leaves without paying
+    assert status_of(app_server, cert.id) == "redeemed"  # held for the abandoned booking
+    url = app_server["db_url"]
+    with db.write_session(url) as s:
+        order = s.exec(select(Order).where(Order.reference == reference)).one()
+        ws = s.get(Workspace, order.workspace_id)
+        hold = timedelta(minutes=ws.hold_minutes)
+        # the hold time passes (the clock of the redemption moved back, not the test's)
+        for red in s.exec(select(Redemption).where(Redemption.order_id == order.id)).all():
+            red.created_at = red.created_at - hold
+            s.add(red)
+    assert Worker(url).sweep(force=True)["released"] >= 1  # what the app's worker runs every minute
+    assert status_of(app_server, cert.id) == "active"
+    with db.read_session(url) as s:
+        entries = activity.history(s, workspace_id=order.workspace_id, certificate_id=cert.id)
+        last = entries[-1]
+        assert last.kind == activity.ActivityKind.RELEASED.value
+        assert f"Checkout abandoned: order {reference} was not completed" in activity.describe(last, "UTC")
+        assert s.get(Order, order.id).status == "open"

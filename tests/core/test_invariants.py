@@ -111,6 +111,15 @@ def test_the_configured_database_is_the_default(sqlite_only_url, monkeypatch, ca
 
 
 DAMAGE = {
+    "order_cancelled_with_applied_redemptions": (
+        ["UPDATE orders SET status = 'cancelled', cancelled_at = created_at WHERE id = :order"],
+        "redemption {redemption}"),
+    "order_completed_with_holds": (
+        ["UPDATE orders SET status = 'completed', completed_at = created_at WHERE id = :order"],
+        "redemption {redemption}"),
+    "order_completed_without_its_date": (
+        ["UPDATE orders SET status = 'completed' WHERE id = :order",
+         "UPDATE redemptions SET captured_at = created_at WHERE order_id = :order"], "order {order}"),
     "redeemed_without_one_redemption": (
         ["UPDATE certificates SET status = 'redeemed', redeemed_at = activated_at WHERE id = :active"],
         "certificate {active}"),
@@ -144,7 +153,10 @@ DAMAGE = {
     "status_without_dates": (
         ["UPDATE certificates SET expires_at = NULL WHERE id = :active"], "certificate {active}"),
 }
-EXPECTED_RULE = {"activity_in_another_workspace": "activity_without_certificate"}
+EXPECTED_RULE = {"activity_in_another_workspace": "activity_without_certificate",
+                 **{name: "order_lifecycle" for name in ("order_cancelled_with_applied_redemptions",
+                                                         "order_completed_with_holds",
+                                                         "order_completed_without_its_date")}}
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
