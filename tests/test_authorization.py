@@ -32,7 +32,8 @@ import giftcerts.giftcerts  # noqa: F401  (registers every page State)
 
 # staff_users is left out: signing in (done before each call) updates it.
 BUSINESS_TABLES = ["workspaces", "certificates", "activities", "api_keys", "orders", "redemptions",
-                   "certificate_types", "segments", "segment_members", "certificate_type_segments", "actions", "jobs"]
+                   "certificate_types", "segments", "segment_members", "certificate_type_segments", "actions", "jobs",
+                   "webhook_endpoints", "webhook_deliveries"]
 # The sign-in page's handlers run for anonymous visitors by design (signing in itself is a form
 # POST, tested in tests/api/test_staff_sessions.py); the other two of them are still called below.
 PUBLIC_HANDLERS = {("LoginState", "redirect_if_signed_in")}

@@ -114,6 +114,15 @@ def api_scopes(*, key_id: int, address: str, workspace_id: int) -> list[Scope]:
     ]
 
 
+def staff_scopes(*, member_id: int, address: str) -> list[Scope]:
+    """For a code typed by staff at the desk (an order's page): per member and address, per
+    member, with the API's budgets: only that member can spend them."""
+    return [
+        Scope("CLIENT", ("guess-staff-client", str(member_id), address)),
+        Scope("KEY", ("guess-staff", str(member_id))),
+    ]
+
+
 def host(address: str) -> str:
     """What counts as one client: the address, or for IPv6 its /64 (one host's allocation)."""
     ip = _ip(address)

@@ -12,9 +12,9 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from giftcerts import db
-from giftcerts.core import apikeys, money
+from giftcerts.core import activity, apikeys, money, redemption
 from giftcerts.core.codes import mask_code
-from giftcerts.models import ApiKey, Workspace
+from giftcerts.models import ApiKey, Order, Workspace
 from tests.browser.test_dashboard import demo_workspace
 from tests.browser.test_widget import ORDER_TOTAL, apply, open_checkout, pick_amount, widget
 
@@ -218,3 +218,28 @@ def test_an_owner_adds_a_webhook_endpoint_and_sees_its_secret_once(owner: Page, 
     expect(switch).not_to_be_checked()
     owner.reload()
     expect(owner.get_by_role("switch", name=f"Send events to {url}")).not_to_be_checked()
+
+
+def test_staff_apply_a_code_at_the_desk_for_a_phone_booking(owner: Page, app_server):
+    cert = pick_amount(app_server, at_most=ORDER_TOTAL)
+    ws = demo_workspace(app_server)
+    with db.write_session(app_server["db_url"]) as s:
+        order = redemption.create_order(s, s.get(Workspace, ws.id), reference=f"PHONE-{cert.id}",
+                                        total_cents=ORDER_TOTAL)
+    owner.goto(f"/dashboard/orders/{order.id}")
+    expect(owner.get_by_role("heading", name=order.reference)).to_be_visible()
+    field = owner.get_by_label("Gift certificate code")
+    field.fill("NOPE-NOPE-NOPE")
+    owner.get_by_role("button", name="Apply", exact=True).click()
+    expect(owner.get_by_role("alert")).to_contain_text("not valid")
+    field.fill(cert.code.lower())
+    owner.get_by_role("button", name="Apply", exact=True).click()
+    expect(owner.get_by_text(re.compile("Gift certificate applied"))).to_be_visible()
+    line = owner.get_by_role("region", name="Redemptions").locator("tbody tr").first
+    expect(line).to_contain_text(mask_code(cert.code))
+    expect(line).to_contain_text("Held for this checkout until")
+    with db.read_session(app_server["db_url"]) as s:
+        assert s.get(Order, order.id).amount_due_cents == ORDER_TOTAL - cert.amount_cents
+        [entry] = [a for a in activity.history(s, workspace_id=ws.id, certificate_id=cert.id)
+                   if a.kind == activity.ActivityKind.REDEEMED.value]
+        assert entry.actor.endswith("@demo.example")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from giftcerts import db
-from giftcerts.core import orders, redemption
+from giftcerts.clock import wait_phrase
+from giftcerts.core import money, orders, redemption
 from giftcerts.core.ids import parse_id
-from giftcerts.core.errors import DomainError, ValidationError
+from giftcerts.core.errors import DomainError, NotSignedIn, PermissionDenied, RateLimited, ValidationError
+from giftcerts.models import Order
+from giftcerts.web import throttle
 from giftcerts.ui.components import present
 from giftcerts.web import routes
 from giftcerts.ui.auth_state import AuthState
@@ -24,6 +27,8 @@ class OrderState(AuthState):
     not_found: bool = False
     loaded: bool = False
     errors: dict[str, str] = {}
+    desk_error: str = ""
+    desk_key: int = 0
     complete_open: bool = False
     cancel_open: bool = False
 
@@ -72,6 +77,36 @@ class OrderState(AuthState):
         self.errors, self.complete_open, self.cancel_open = {}, False, False
         self._refresh(principal)
         return rx.toast.success(success)
+
+    @rx.event
+    def apply_code(self, form: dict):
+        """A code read out by the customer (a phone booking), applied through the same path as
+        the widget and the API: the same rules, guess budgets, activity entries and hold."""
+        self.desk_error = ""
+        code = str(form.get("code", ""))[:64]
+        if not code.strip():
+            self.desk_error = "Enter the code printed on the gift certificate."
+            return
+        order_id = self._order_id() or 0
+        try:
+            principal = self._guard(write=True)
+            ws = self._workspace(principal)
+            scopes = throttle.staff_scopes(member_id=principal.staff_id,
+                                           address=self.router.session.client_ip or "unknown")
+            with db.write_session() as session, throttle.attempting(scopes, code):
+                red = redemption.redeem(session, ws, code=code, order_id=order_id, actor=principal.email)
+                amount = money.format_money(red.amount_cents, session.get(Order, red.order_id).currency)
+        except RateLimited as exc:
+            self.desk_error = f"Too many codes tried. Try again in {wait_phrase(exc.retry_after)}."
+            return
+        except DomainError as exc:
+            if isinstance(exc, (NotSignedIn, PermissionDenied)):
+                return self._refuse(exc)
+            self.desk_error = exc.message
+            return
+        self.desk_key += 1
+        self._refresh(principal)
+        return rx.toast.success(f"Gift certificate applied: {amount}. It is held for this order until it is completed.")
 
     @rx.event
     def set_complete_open(self, value: bool):
@@ -230,6 +265,40 @@ def _cancel_dialog() -> rx.Component:
     )
 
 
+def _desk() -> rx.Component:
+    return rx.cond(
+        OrderState.can_write & (OrderState.order["status"] == "open"),
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.heading("Apply a gift certificate", size="4", as_="h2"),
+                    rx.el.label("Gift certificate code", html_for="desk-code",
+                                style={"font_weight": "500", "font_size": "14px"}),
+                    rx.hstack(
+                        rx.input(id="desk-code", name="code", placeholder="XXXX-XXXX-XXXX", auto_complete="off",
+                                 spell_check=False, flex="1", min_width="0", aria_describedby="desk-code-error",
+                                 aria_invalid=rx.cond(OrderState.desk_error != "", "true", "false")),
+                        rx.button("Apply", type="submit"),
+                        width="100%", spacing="2",
+                    ),
+                    rx.cond(OrderState.desk_error != "",
+                            rx.text(OrderState.desk_error, id="desk-code-error", role="alert", size="2",
+                                    color=rx.color("red", 11))),
+                    rx.text("For a booking taken by phone: the code the customer reads out is checked by the same "
+                            "rules as at checkout, and held for this order until it is completed.", size="1",
+                            color=rx.color("gray", 11)),
+                    spacing="2", width="100%",
+                ),
+                on_submit=OrderState.apply_code,
+                reset_on_submit=False,
+                no_validate=True,
+                key=OrderState.desk_key,
+            ),
+            width="100%",
+        ),
+    )
+
+
 def _actions() -> rx.Component:
     status = OrderState.order["status"]
     return rx.cond(
@@ -243,5 +312,5 @@ def order_page() -> rx.Component:
         "Order", back_label="All orders", back_href=routes.ORDERS,
         loaded=OrderState.loaded, not_found=OrderState.not_found,
         not_found_text="This order does not exist in your workspace.",
-        content=rx.vstack(_details(), _redemptions(), width="100%", spacing="4"),
+        content=rx.vstack(_details(), _desk(), _redemptions(), width="100%", spacing="4"),
     )
