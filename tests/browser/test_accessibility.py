@@ -33,6 +33,9 @@ def axe_source() -> str:
 
 def violations(page: Page, axe_source: str) -> list[str]:
     page.wait_for_load_state("networkidle")
+    # measured as a person sees the page: a dialog still fading in blends its colours with the
+    # overlay, which axe would read as low contrast (seen on a loaded machine)
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=axe_source)
     return page.evaluate(RUN_AXE)

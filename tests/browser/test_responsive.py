@@ -55,7 +55,8 @@ def dashboard_pages(app_server) -> dict[str, str]:
             "/dashboard/orders": "Orders", f"/dashboard/orders/{order['id']}": "Order",
             "/dashboard/expirations": "Upcoming expirations", "/dashboard/certificate-types": "Certificate types",
             "/dashboard/segments": "Segments", "/dashboard/actions": "Actions", "/dashboard/jobs": "Jobs",
-            "/dashboard/settings": "Settings", "/dashboard/settings/api-keys": "API keys"}
+            "/dashboard/settings": "Settings", "/dashboard/settings/api-keys": "API keys",
+            "/dashboard/settings/webhooks": "Webhooks"}
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -148,7 +148,9 @@ def _create_form() -> rx.Component:
                         rx.el.legend("Events to send", style={"font_weight": "500", "font_size": "14px"}),
                         rx.grid(
                             rx.foreach(s.event_choices, lambda e: rx.el.label(
-                                rx.checkbox(name="event-" + e[0], default_checked=True), rx.code(e[0], variant="ghost"),
+                                rx.checkbox(name="event-" + e[0], default_checked=True,
+                                            aria_label="Send " + e[0] + ": " + e[1]),
+                                rx.code(e[0], variant="ghost"),
                                 rx.text(e[1], size="1", color=rx.color("gray", 11)),
                                 style={"display": "flex", "gap": "0.5rem", "align_items": "center",
                                        "flex_wrap": "wrap"})),
